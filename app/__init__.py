@@ -1,0 +1,31 @@
+"""callscope's web process. `create_app()` is its composition root: settings are read once,
+the pool, broker producer and storage are built here (per process, after gunicorn forks)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from app.settings import Settings
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    from app.api import register_api
+    from app.db.pool import open_pool
+    from app.logs import configure_logging
+    from app.queue import TaskQueue, make_celery
+    from app.service.deps import Deps
+    from app.storage import make_storage
+
+    settings = settings or Settings.from_env(**overrides)
+    configure_logging(settings.log_level)
+    app = Flask("callscope")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions["callscope"] = Deps(
+        settings=settings,
+        pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
+        queue=TaskQueue(make_celery(settings, "callscope-web")),
+        storage=make_storage(settings),
+    )
+    register_api(app)
+    return app

@@ -1,0 +1,16 @@
+"""The public HTTP API, mounted at /api/public/v1 (the hosted product's paths)."""
+from __future__ import annotations
+
+from flask import Flask
+
+from app.api import agents, calls, health, metrics, recordings
+from app.api.errors import register_error_handlers
+
+PREFIX = "/api/public/v1"
+
+
+def register_api(app: Flask) -> None:
+    for module in (calls, agents, metrics, recordings):
+        app.register_blueprint(module.bp, url_prefix=PREFIX)
+    app.register_blueprint(health.bp)
+    register_error_handlers(app)

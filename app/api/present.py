@@ -1,0 +1,42 @@
+"""Turning service results into the public response shapes (before schema dumping)."""
+from __future__ import annotations
+
+from app.catalogue import STANDARD_METRICS
+from app.errors import FAILURE_CODES
+
+API_PREFIX = "/api/public/v1"
+_NAMES = {m.key: m.name for m in STANDARD_METRICS}
+
+
+def call_link(call_id: int) -> str:
+    return f"{API_PREFIX}/calls/{call_id}"
+
+
+def accepted(call: dict) -> dict:
+    return {**call, "links": {"self": call_link(call["id"])}}
+
+
+def call_summary(row: dict) -> dict:
+    failure = None
+    if row["analysis_status"] == "failed" and row.get("failure_code"):
+        failure = {"code": row["failure_code"],
+                   "message": row.get("failure_message") or FAILURE_CODES.get(row["failure_code"], "")}
+    return {**row, "agent": {"id": row["agent_id"], "name": row["agent_name"]},
+            "failure": failure, "links": {"self": call_link(row["id"])}}
+
+
+def _standard_result(row: dict) -> dict:
+    error = None
+    if row["error_code"]:
+        error = {"code": row["error_code"], "message": row["error_message"] or ""}
+    return {**row, "name": _NAMES.get(row["metric_key"], row["metric_key"]), "error": error}
+
+
+def call_detail(call: dict) -> dict:
+    return {
+        **call_summary(call),
+        "recording": call.get("recording_info"),
+        "standard_metrics": [_standard_result(r) for r in call["results"]],
+        "custom_metrics": [],
+        "status_history": call["history"],
+    }

@@ -1,0 +1,301 @@
+"""Marshmallow schemas of the public API (requests and responses). Nothing else lives here.
+
+Inputs are strict: unknown fields are rejected, numbers must be JSON numbers (not strings, not
+booleans), datetimes must carry a UTC offset, enums and roles are exact strings.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS
+
+ROLES = ("AI Assistant", "User", "Function Call", "Function Call Result")
+TOOL_ROLES = ("Function Call", "Function Call Result")
+MAX_TURNS = 5000
+MAX_METADATA_BYTES = 64 * 1024
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: rejects strings, floats and booleans (bool is an int in Python)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictNumber(fields.Float):
+    """A finite JSON number (int or float), never a string or boolean."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise self.make_error("invalid")
+        return float(value)
+
+
+class StrictBoolean(fields.Boolean):
+    """Only JSON true/false (query strings use QueryBoolean)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def _metadata_size(value: dict) -> None:
+    if len(json.dumps(value, separators=(",", ":"))) > MAX_METADATA_BYTES:
+        raise ValidationError("Metadata must be at most 64 KiB when serialised.")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class TurnSchema(StrictSchema):
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    content = fields.String(allow_none=True)
+    start_time = StrictNumber(validate=validate.Range(min=0))
+    end_time = StrictNumber(validate=validate.Range(min=0))
+    data = fields.Dict(keys=fields.String())
+
+    @validates_schema
+    def _times_ordered(self, turn, **kwargs):
+        start, end = turn.get("start_time"), turn.get("end_time")
+        if start is not None and end is not None and end < start:
+            raise ValidationError("end_time must be ≥ start_time.", "end_time")
+
+
+class CallCreateSchema(StrictSchema):
+    call_identifier = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    agent_id = StrictInteger(required=True)
+    client_id = StrictInteger(required=True)
+    recording_url = fields.Url(schemes={"http", "https"}, require_tld=False,
+                               validate=validate.Length(max=2048))
+    transcript = fields.List(fields.Nested(TurnSchema), validate=validate.Length(min=1, max=MAX_TURNS))
+    observation_type = fields.String(load_default="voice", validate=validate.OneOf(("voice", "text")))
+    call_direction = fields.String(load_default="inbound", validate=validate.OneOf(("inbound", "outbound")))
+    call_end_reason = fields.String(validate=validate.Length(max=255), allow_none=True)
+    customer_number = fields.String(validate=validate.Length(max=64), allow_none=True)
+    duration_seconds = StrictInteger(validate=validate.Range(min=0, max=2**31 - 1), allow_none=True)
+    call_timestamp = fields.AwareDateTime(format="iso", allow_none=True)
+    label = fields.String(validate=validate.Length(max=255), allow_none=True)
+    metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)), validate=validate.Length(max=200))
+    metadata = fields.Dict(keys=fields.String(), validate=_metadata_size, allow_none=True)
+
+    @validates_schema
+    def _needs_a_source(self, call, **kwargs):
+        if not call.get("recording_url") and not call.get("transcript"):
+            message = "Provide recording_url, transcript, or both."
+            raise ValidationError({"recording_url": [message], "transcript": [message]})
+
+
+class CallPatchSchema(StrictSchema):
+    label = fields.String(validate=validate.Length(max=255), allow_none=True)
+    tag = fields.String(validate=validate.Length(max=255), allow_none=True)
+    customer_number = fields.String(validate=validate.Length(max=64), allow_none=True)
+    call_end_reason = fields.String(validate=validate.Length(max=255), allow_none=True)
+    metadata = fields.Dict(keys=fields.String(), validate=_metadata_size)
+
+
+class QueryBoolean(fields.Boolean):
+    truthy = {"true", "1"}
+    falsy = {"false", "0"}
+
+
+class PageSchema(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
+
+
+class CallListQuerySchema(PageSchema):
+    agent_id = fields.Integer()
+    analysis_status = fields.String(validate=validate.OneOf(("pending", "computed", "failed")))
+    observation_type = fields.String(validate=validate.OneOf(("voice", "text")))
+    call_direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
+    call_end_reason = fields.String()
+    label = fields.String()
+    tag = fields.String()
+    call_success = QueryBoolean()
+    from_ = fields.AwareDateTime(format="iso", data_key="from")
+    to = fields.AwareDateTime(format="iso")
+
+
+class AnalysisSettingsSchema(StrictSchema):
+    """Per-agent thresholds (milliseconds); null resets a key to its default on PATCH."""
+
+    merge_gap_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    min_segment_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    interruption_min_overlap_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    backchannel_max_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    silence_threshold_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    non_adherence_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+
+
+class AgentCreateSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    ai_channel = fields.String(load_default="left", validate=validate.OneOf(("left", "right", "auto")))
+    disabled_standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)), load_default=list)
+    enabled_metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)), load_default=list)
+    analysis_settings = fields.Nested(AnalysisSettingsSchema, load_default=dict)
+
+
+class AgentPatchSchema(StrictSchema):
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    ai_channel = fields.String(validate=validate.OneOf(("left", "right", "auto")))
+    disabled_standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)))
+    enabled_metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)))
+    analysis_settings = fields.Nested(AnalysisSettingsSchema)
+
+
+# ---- responses ----------------------------------------------------------------------------
+
+class LinksSchema(Schema):
+    self = fields.String()
+
+
+class CallAcceptedSchema(Schema):
+    id = fields.Integer()
+    call_identifier = fields.String()
+    analysis_status = fields.String()
+    links = fields.Nested(LinksSchema)
+
+
+class AgentRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class FailureSchema(Schema):
+    code = fields.String()
+    message = fields.String()
+
+
+class StandardResultSchema(Schema):
+    metric_key = fields.String()
+    name = fields.String()
+    status = fields.String()
+    source = fields.String(allow_none=True)
+    result_data = fields.Raw(allow_none=True)
+    error = fields.Nested(FailureSchema, allow_none=True)
+
+
+class HistorySchema(Schema):
+    field = fields.String()
+    from_status = fields.String(allow_none=True, data_key="from")
+    to_status = fields.String(data_key="to")
+    code = fields.String(allow_none=True)
+    at = fields.DateTime(format="iso")
+
+
+class RecordingInfoSchema(Schema):
+    format = fields.String()
+    codec = fields.String()
+    duration_seconds = fields.Float()
+    channels = fields.Integer()
+    sample_rate = fields.Integer()
+    bytes = fields.Integer()
+
+
+class CallSummarySchema(Schema):
+    id = fields.Integer()
+    call_identifier = fields.String()
+    client_id = fields.Integer()
+    agent = fields.Nested(AgentRefSchema)
+    observation_type = fields.String()
+    analysis_status = fields.String()
+    transcription_status = fields.String()
+    call_direction = fields.String()
+    call_end_reason = fields.String(allow_none=True)
+    call_timestamp = fields.DateTime(format="iso")
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+    customer_number = fields.String(allow_none=True)
+    duration_seconds = fields.Integer(allow_none=True)
+    label = fields.String(allow_none=True)
+    tag = fields.String(allow_none=True)
+    metadata = fields.Dict()
+    call_success = fields.Boolean(allow_none=True)
+    failure = fields.Nested(FailureSchema, allow_none=True)
+    links = fields.Nested(LinksSchema)
+
+
+class CallDetailSchema(CallSummarySchema):
+    recording_url = fields.String(allow_none=True)
+    recording = fields.Nested(RecordingInfoSchema, allow_none=True)
+    transcript = fields.List(fields.Dict(), allow_none=True)
+    transcript_source = fields.String(allow_none=True)
+    standard_metrics = fields.List(fields.Nested(StandardResultSchema))
+    custom_metrics = fields.List(fields.Dict())
+    status_history = fields.List(fields.Nested(HistorySchema))
+
+
+class PageOfCallsSchema(Schema):
+    items = fields.List(fields.Nested(CallSummarySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class AgentSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer(attribute="workspace_id")
+    name = fields.String()
+    ai_channel = fields.String()
+    disabled_standard_metrics = fields.List(fields.String())
+    enabled_metric_ids = fields.List(fields.Integer())
+    analysis_settings = fields.Dict()
+    effective_analysis_settings = fields.Method("_effective")
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+
+    def _effective(self, agent):
+        return {**DEFAULT_THRESHOLDS, **(agent.get("analysis_settings") or {})}
+
+
+class PageOfAgentsSchema(Schema):
+    items = fields.List(fields.Nested(AgentSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class StandardMetricSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    needs = fields.String()
+    voice_only = fields.Boolean()
+    result_shape = fields.Raw()
+
+
+class ErrorBodySchema(Schema):
+    class _Error(Schema):
+        code = fields.String()
+        message = fields.String()
+        details = fields.Dict()
+
+    error = fields.Nested(_Error)
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested error dict → {"transcript.3.role": ["…"]} (SPEC 2.2)."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = "body" if key == "_schema" and not prefix else str(key)
+            path = f"{prefix}.{name}" if prefix else name
+            if key == "_schema" and prefix:
+                path = prefix
+            for p, msgs in flatten_messages(value, path).items():
+                flat.setdefault(p, []).extend(msgs)
+    elif isinstance(messages, list):
+        flat[prefix or "body"] = [str(m) for m in messages]
+    else:
+        flat[prefix or "body"] = [str(messages)]
+    return flat

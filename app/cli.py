@@ -1,0 +1,83 @@
+"""The admin CLI (`callscope …`). Every command takes --json for machine-readable output."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from app.errors import CallscopeError
+from app.settings import Settings, SettingsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callscope", description="callscope administration")
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    sub = parser.add_subparsers(dest="group", required=True)
+
+    db = sub.add_parser("db").add_subparsers(dest="command", required=True)
+    db.add_parser("migrate", help="apply pending migrations")
+
+    ws = sub.add_parser("workspaces").add_subparsers(dest="command", required=True)
+    ws_create = ws.add_parser("create", help="create a workspace (a tenant)")
+    ws_create.add_argument("name")
+
+    agents = sub.add_parser("agents").add_subparsers(dest="command", required=True)
+    agent_create = agents.add_parser("create", help="create an agent in a workspace")
+    agent_create.add_argument("--workspace", type=int, required=True)
+    agent_create.add_argument("--ai-channel", choices=("left", "right", "auto"), default="left")
+    agent_create.add_argument("name")
+
+    tokens = sub.add_parser("tokens").add_subparsers(dest="command", required=True)
+    issue = tokens.add_parser("issue", help="issue an API token for a workspace")
+    issue.add_argument("--workspace", type=int, required=True)
+    issue.add_argument("--expires-in", type=int, default=None, help="seconds until the token expires")
+    revoke = tokens.add_parser("revoke", help="revoke an API key")
+    revoke.add_argument("key_id")
+    # --json is accepted after the command too (`callscope tokens issue --workspace 1 --json`)
+    for p in (db, ws, agents, tokens):
+        for action in p.choices.values():
+            action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    return parser
+
+
+def _run(args, settings: Settings) -> dict:
+    from app.db.pool import connect
+    from app.service import admin
+
+    with connect(settings.database_url) as conn:
+        match (args.group, args.command):
+            case ("db", "migrate"):
+                return {"applied": admin.migrate(conn)}
+            case ("workspaces", "create"):
+                return admin.create_workspace(conn, args.name)
+            case ("agents", "create"):
+                return admin.create_agent(conn, args.workspace, args.name, args.ai_channel)
+            case ("tokens", "issue"):
+                return admin.issue_token(conn, settings, args.workspace, args.expires_in)
+            case ("tokens", "revoke"):
+                return admin.revoke_token(conn, args.key_id)
+    raise SystemExit(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        result = _run(args, settings)
+    except (SettingsError, CallscopeError) as exc:
+        code = getattr(exc, "code", "invalid_settings")
+        if args.json:
+            print(json.dumps({"error": {"code": code, "message": str(exc)}}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Agents (soft-deleted) and the custom-metric ids they may reference."""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_COLUMNS = ("id, workspace_id, name, ai_channel, disabled_standard_metrics, enabled_metric_ids,"
+            " analysis_settings, created_at, updated_at")
+_MUTABLE = ("name", "ai_channel", "disabled_standard_metrics", "enabled_metric_ids", "analysis_settings")
+
+
+def _adapt(values: dict) -> dict:
+    return {k: Jsonb(v) if k == "analysis_settings" else v for k, v in values.items()}
+
+
+def insert_agent(conn: psycopg.Connection, workspace_id: int, values: dict) -> dict:
+    values = _adapt({k: v for k, v in values.items() if k in _MUTABLE})
+    cols = ["workspace_id", *values]
+    placeholders = ", ".join(f"%({c})s" for c in cols)
+    return conn.execute(
+        f"INSERT INTO agents ({', '.join(cols)}) VALUES ({placeholders}) RETURNING {_COLUMNS}",
+        {"workspace_id": workspace_id, **values},
+    ).fetchone()
+
+
+def get_agent(conn: psycopg.Connection, workspace_id: int, agent_id: int, for_update: bool = False) -> dict | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return conn.execute(
+        f"SELECT {_COLUMNS} FROM agents WHERE id = %s AND workspace_id = %s AND deleted_at IS NULL{lock}",
+        (agent_id, workspace_id),
+    ).fetchone()
+
+
+def list_agents(conn: psycopg.Connection, workspace_id: int, limit: int, offset: int) -> tuple[list[dict], int]:
+    rows = conn.execute(
+        f"SELECT {_COLUMNS}, count(*) OVER () AS total FROM agents"
+        " WHERE workspace_id = %s AND deleted_at IS NULL ORDER BY id LIMIT %s OFFSET %s",
+        (workspace_id, limit, offset),
+    ).fetchall()
+    total = rows[0]["total"] if rows else _count_agents(conn, workspace_id)
+    return [{k: v for k, v in r.items() if k != "total"} for r in rows], total
+
+
+def _count_agents(conn: psycopg.Connection, workspace_id: int) -> int:
+    return conn.execute(
+        "SELECT count(*) AS n FROM agents WHERE workspace_id = %s AND deleted_at IS NULL", (workspace_id,)
+    ).fetchone()["n"]
+
+
+def update_agent(conn: psycopg.Connection, workspace_id: int, agent_id: int, values: dict) -> dict | None:
+    values = _adapt({k: v for k, v in values.items() if k in _MUTABLE})
+    if not values:
+        return get_agent(conn, workspace_id, agent_id)
+    assignments = ", ".join(f"{c} = %({c})s" for c in values)
+    return conn.execute(
+        f"UPDATE agents SET {assignments}, updated_at = now()"
+        " WHERE id = %(id)s AND workspace_id = %(ws)s AND deleted_at IS NULL RETURNING " + _COLUMNS,
+        {**values, "id": agent_id, "ws": workspace_id},
+    ).fetchone()
+
+
+def soft_delete_agent(conn: psycopg.Connection, workspace_id: int, agent_id: int) -> bool:
+    row = conn.execute(
+        "UPDATE agents SET deleted_at = now() WHERE id = %s AND workspace_id = %s AND deleted_at IS NULL RETURNING id",
+        (agent_id, workspace_id),
+    ).fetchone()
+    return row is not None
+
+
+def missing_custom_metric_ids(conn: psycopg.Connection, workspace_id: int, ids: list[int]) -> list[int]:
+    """The ids among `ids` that are not live custom metrics of the workspace."""
+    if not ids:
+        return []
+    found = {
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM custom_metrics WHERE workspace_id = %s AND id = ANY(%s) AND deleted_at IS NULL",
+            (workspace_id, list(ids)),
+        )
+    }
+    return [i for i in ids if i not in found]

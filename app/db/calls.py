@@ -1,0 +1,104 @@
+"""Calls as the API sees them: insert (idempotent per workspace), read, list, annotate."""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_INSERT_COLUMNS = (
+    "workspace_id", "agent_id", "call_identifier", "observation_type", "call_direction",
+    "call_end_reason", "customer_number", "duration_seconds", "call_timestamp", "label",
+    "metadata", "source_recording_url", "transcript", "transcript_source", "metric_ids",
+    "transcription_status", "transcript_branch", "audio_branch",
+)
+_JSON_COLUMNS = {"metadata", "transcript"}
+
+_SUMMARY = (
+    "c.id, c.call_identifier, c.workspace_id AS client_id, c.agent_id, a.name AS agent_name,"
+    " c.observation_type, c.analysis_status, c.transcription_status, c.call_direction,"
+    " c.call_end_reason, c.call_timestamp, c.created_at, c.updated_at, c.customer_number,"
+    " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"
+    " c.failure_message, c.recording_key, c.recording_info, c.source_recording_url IS NOT NULL AS has_recording"
+)
+_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source"
+
+# Filters of GET /calls: query parameter → SQL condition (values are always bound parameters).
+_FILTERS = {
+    "agent_id": "c.agent_id = %({})s",
+    "analysis_status": "c.analysis_status = %({})s",
+    "observation_type": "c.observation_type = %({})s",
+    "call_direction": "c.call_direction = %({})s",
+    "call_end_reason": "c.call_end_reason = %({})s",
+    "label": "c.label = %({})s",
+    "tag": "c.tag = %({})s",
+    "call_success": "c.call_success = %({})s",
+    "from": "c.call_timestamp >= %({})s",
+    "to": "c.call_timestamp <= %({})s",
+}
+
+
+def insert_call(conn: psycopg.Connection, values: dict) -> int | None:
+    """Insert a call; None when the workspace already has its call_identifier (the caller's 409).
+
+    The unique index decides between concurrent duplicates: never select-then-insert.
+    """
+    params = {c: (Jsonb(values[c]) if c in _JSON_COLUMNS and values.get(c) is not None else values.get(c))
+              for c in _INSERT_COLUMNS}
+    row = conn.execute(
+        f"INSERT INTO calls ({', '.join(_INSERT_COLUMNS)})"
+        f" VALUES ({', '.join(f'%({c})s' for c in _INSERT_COLUMNS)})"
+        " ON CONFLICT (workspace_id, call_identifier) DO NOTHING RETURNING id",
+        params,
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def call_id_by_identifier(conn: psycopg.Connection, workspace_id: int, call_identifier: str) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM calls WHERE workspace_id = %s AND call_identifier = %s", (workspace_id, call_identifier)
+    ).fetchone()
+    return row["id"] if row else None
+
+
+def get_call(conn: psycopg.Connection, workspace_id: int, call_id: int) -> dict | None:
+    return conn.execute(
+        f"SELECT {_DETAIL} FROM calls c JOIN agents a ON a.id = c.agent_id"
+        " WHERE c.id = %s AND c.workspace_id = %s",
+        (call_id, workspace_id),
+    ).fetchone()
+
+
+def list_calls(conn: psycopg.Connection, workspace_id: int, filters: dict, limit: int, offset: int
+               ) -> tuple[list[dict], int]:
+    """Newest first (call_timestamp, then id). Returns (page, total matching)."""
+    conditions = ["c.workspace_id = %(workspace_id)s"]
+    params: dict = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
+    for name, value in filters.items():
+        if name in _FILTERS and value is not None:
+            key = f"f_{name}"
+            conditions.append(_FILTERS[name].format(key))
+            params[key] = value
+    where = " AND ".join(conditions)
+    total = conn.execute(f"SELECT count(*) AS n FROM calls c WHERE {where}", params).fetchone()["n"]
+    rows = conn.execute(
+        f"SELECT {_SUMMARY} FROM calls c JOIN agents a ON a.id = c.agent_id WHERE {where}"
+        " ORDER BY c.call_timestamp DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s",
+        params,
+    ).fetchall()
+    return rows, total
+
+
+def lock_call_annotations(conn: psycopg.Connection, workspace_id: int, call_id: int) -> dict | None:
+    return conn.execute(
+        "SELECT id, call_identifier, analysis_status, metadata FROM calls"
+        " WHERE id = %s AND workspace_id = %s FOR UPDATE",
+        (call_id, workspace_id),
+    ).fetchone()
+
+
+def update_call_annotations(conn: psycopg.Connection, call_id: int, values: dict) -> None:
+    allowed = ("label", "tag", "customer_number", "call_end_reason", "metadata")
+    values = {k: (Jsonb(v) if k == "metadata" else v) for k, v in values.items() if k in allowed}
+    if not values:
+        return
+    assignments = ", ".join(f"{c} = %({c})s" for c in values)
+    conn.execute(f"UPDATE calls SET {assignments}, updated_at = now() WHERE id = %(id)s", {**values, "id": call_id})

@@ -1,0 +1,104 @@
+"""The pipeline's SQL: delivery counting, branch transitions and the join, finalize, sweeper.
+
+Every transition is compare-and-set (`WHERE <column> = <expected>`) plus a history row in the
+same transaction, so a redelivered stage finds its work done and changes nothing.
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from app.db.history import record_transition
+from app.status import BRANCH_TERMINAL, BRANCHES
+
+
+def load_call(conn: psycopg.Connection, call_id: int) -> dict | None:
+    """The whole call row plus its agent's analysis settings (workers only: no tenant filter)."""
+    return conn.execute(
+        "SELECT c.*, a.ai_channel, a.analysis_settings FROM calls c JOIN agents a ON a.id = c.agent_id"
+        " WHERE c.id = %s",
+        (call_id,),
+    ).fetchone()
+
+
+def register_delivery(conn: psycopg.Connection, call_id: int, stage: str) -> int:
+    """Count one more start of `stage` for the call; returns the count including this one."""
+    return conn.execute(
+        "INSERT INTO stage_runs (call_id, stage, deliveries) VALUES (%s, %s, 1)"
+        " ON CONFLICT (call_id, stage) DO UPDATE SET deliveries = stage_runs.deliveries + 1,"
+        " started_at = now() RETURNING deliveries",
+        (call_id, stage),
+    ).fetchone()["deliveries"]
+
+
+def finish_stage(conn: psycopg.Connection, call_id: int, stage: str) -> None:
+    conn.execute("UPDATE stage_runs SET finished_at = now() WHERE call_id = %s AND stage = %s", (call_id, stage))
+
+
+def advance_branch(conn: psycopg.Connection, call_id: int, branch: str, expected: tuple[str, ...],
+                   new_state: str, code: str | None = None) -> tuple[bool, bool]:
+    """Move `branch` from one of `expected` to `new_state` under a row lock.
+
+    Returns (changed, join_ready): join_ready is True only for the transaction that made the
+    last branch terminal, so exactly one stage enqueues finalize (no result backend needed).
+    """
+    if branch not in BRANCHES:
+        raise ValueError(f"unknown branch {branch}")
+    row = conn.execute("SELECT transcript_branch, audio_branch FROM calls WHERE id = %s FOR UPDATE",
+                       (call_id,)).fetchone()
+    if row is None or row[branch] not in expected:
+        return False, False
+    conn.execute(
+        sql.SQL("UPDATE calls SET {} = %s, progressed_at = now(), updated_at = now() WHERE id = %s").format(
+            sql.Identifier(branch)),
+        (new_state, call_id),
+    )
+    record_transition(conn, call_id, branch, row[branch], new_state, code)
+    states = {**row, branch: new_state}
+    return True, all(states[b] in BRANCH_TERMINAL for b in BRANCHES) and new_state in BRANCH_TERMINAL
+
+
+def set_recording(conn: psycopg.Connection, call_id: int, key: str, info: dict) -> None:
+    conn.execute(
+        "UPDATE calls SET recording_key = %s, recording_info = %s, progressed_at = now(), updated_at = now()"
+        " WHERE id = %s",
+        (key, Jsonb(info), call_id),
+    )
+
+
+def record_failure(conn: psycopg.Connection, call_id: int, code: str, message: str) -> None:
+    """Remember why the call cannot be analysed; the first failure wins."""
+    conn.execute(
+        "UPDATE calls SET failure_code = %s, failure_message = %s, updated_at = now()"
+        " WHERE id = %s AND failure_code IS NULL",
+        (code, message, call_id),
+    )
+
+
+def finalize_call(conn: psycopg.Connection, call_id: int, status: str, call_success: bool | None,
+                  code: str | None, message: str | None) -> bool:
+    """Compare-and-set pending → status; False when another delivery already finalized it."""
+    row = conn.execute(
+        "UPDATE calls SET analysis_status = %s, call_success = %s,"
+        " failure_code = coalesce(failure_code, %s), failure_message = coalesce(failure_message, %s),"
+        " progressed_at = now(), updated_at = now()"
+        " WHERE id = %s AND analysis_status = 'pending' RETURNING id",
+        (status, call_success, code, message, call_id),
+    ).fetchone()
+    if row:
+        record_transition(conn, call_id, "analysis_status", "pending", status, code)
+    return row is not None
+
+
+def claim_stale_calls(conn: psycopg.Connection, stale_after_seconds: int, limit: int) -> list[dict]:
+    """Pending calls with no progress for the threshold: bump their sweep count and progress
+    clock (so two sweepers never both take one: SKIP LOCKED) and return id + sweeps."""
+    return conn.execute(
+        "UPDATE calls SET sweeps = sweeps + 1, progressed_at = now() WHERE id IN ("
+        "  SELECT id FROM calls WHERE analysis_status = 'pending'"
+        "  AND progressed_at < now() - make_interval(secs => %s)"
+        "  ORDER BY progressed_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+        " RETURNING id, sweeps",
+        (stale_after_seconds, limit),
+    ).fetchall()

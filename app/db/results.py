@@ -1,0 +1,44 @@
+"""Standard metric results: one row per (call, metric_key), written once from `pending`."""
+from __future__ import annotations
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+
+def insert_pending_results(conn: psycopg.Connection, call_id: int, metric_keys: list[str]) -> None:
+    if not metric_keys:
+        return
+    conn.execute(
+        "INSERT INTO metric_results (call_id, metric_key)"
+        " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
+        (call_id, metric_keys),
+    )
+
+
+def pending_metric_keys(conn: psycopg.Connection, call_id: int) -> list[str]:
+    return [r["metric_key"] for r in conn.execute(
+        "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending' ORDER BY metric_key",
+        (call_id,),
+    )]
+
+
+def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, status: str, *,
+                    source: str | None = None, result_data: dict | None = None,
+                    error_code: str | None = None, error_message: str | None = None) -> bool:
+    """Compare-and-set pending → status; False when it was already written (a redelivery)."""
+    row = conn.execute(
+        "UPDATE metric_results SET status = %s, source = %s, result_data = %s, error_code = %s,"
+        " error_message = %s, updated_at = now()"
+        " WHERE call_id = %s AND metric_key = %s AND status = 'pending' RETURNING id",
+        (status, source, Jsonb(result_data) if result_data is not None else None, error_code,
+         error_message, call_id, metric_key),
+    ).fetchone()
+    return row is not None
+
+
+def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
+    return conn.execute(
+        "SELECT metric_key, status, source, result_data, error_code, error_message"
+        " FROM metric_results WHERE call_id = %s ORDER BY id",
+        (call_id,),
+    ).fetchall()

@@ -1,0 +1,86 @@
+"""Domain exceptions with stable snake_case codes. No HTTP here: app/api/errors.py maps them.
+
+Pipeline failure codes (stored on calls and metric results) are listed in FAILURE_CODES so the
+README, the API and the workers agree on one vocabulary.
+"""
+from __future__ import annotations
+
+
+class CallscopeError(Exception):
+    """Base of every expected error; `code` is part of the public contract."""
+
+    code = "error"
+    message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, details: dict | None = None, code: str | None = None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+        self.details = details or {}
+        if code:
+            self.code = code
+
+
+class Unauthorized(CallscopeError):
+    code = "unauthorized"
+    message = "A valid bearer token is required."
+
+
+class NotFound(CallscopeError):
+    code = "not_found"
+    message = "The resource does not exist."
+
+
+class Conflict(CallscopeError):
+    code = "call_identifier_conflict"
+    message = "A call with this call_identifier already exists in the workspace."
+
+
+class ValidationFailed(CallscopeError):
+    """422: `details` maps dotted field paths to lists of messages."""
+
+    code = "validation_failed"
+    message = "The request body failed validation."
+
+
+class MalformedRequest(CallscopeError):
+    code = "malformed_request"
+    message = "The request body is not a JSON object."
+
+
+class UnsupportedMediaType(CallscopeError):
+    code = "unsupported_media_type"
+    message = "Send the body as application/json."
+
+
+class PayloadTooLarge(CallscopeError):
+    code = "payload_too_large"
+    message = "The request body is too large."
+
+
+class ServiceUnavailable(CallscopeError):
+    code = "database_unavailable"
+    message = "The database is unreachable; retry later."
+
+
+# Codes a call or a metric result can fail (or be skipped) with.
+FAILURE_CODES = {
+    "recording_unreachable": "The recording could not be downloaded (4xx, or still failing after retries).",
+    "recording_forbidden_address": "The recording URL resolves to an address the downloader may not dial (SSRF guard).",
+    "recording_too_large": "The recording exceeds the size limit.",
+    "recording_too_long": "The recording exceeds the duration limit.",
+    "undecodable_audio": "The recording is not WAV, MP3 or M4A audio that can be decoded.",
+    "worker_lost": "A stage killed its worker repeatedly; the call was given up.",
+    "analysis_timeout": "The call made no progress after repeated re-enqueues by the sweeper.",
+    "metric_failed": "At least one metric failed; see each metric's error.",
+    "metric_error": "The metric raised an unexpected error.",
+    "internal_error": "An unexpected error stopped the analysis.",
+}
+
+# Reasons a metric result can be skipped with.
+SKIP_REASONS = {
+    "no_timed_transcript": "The metric needs turns with start_time and end_time.",
+    "no_transcript": "The metric needs a transcript.",
+    "no_ai_speech": "The transcript has no timed AI speech.",
+    "not_enough_turns": "The call has no user turn followed by an AI turn.",
+    "outbound_call": "Time to first word is measured on inbound calls only.",
+}

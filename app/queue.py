@@ -1,0 +1,85 @@
+"""Producer side of the task queue, and the Celery configuration both processes share.
+
+The web process sends tasks *by name* (it never imports worker code). Sending happens after
+the call's transaction commits; if the broker is unreachable the call stays `pending` and the
+sweeper (SPEC 5.4) enqueues it later, so a publish failure is logged, never raised to a client.
+"""
+from __future__ import annotations
+
+import logging
+
+from celery import Celery
+
+from app.settings import Settings
+
+ANALYZE_TASK = "calls.analyze"
+QUEUE = "calls"
+log = logging.getLogger(__name__)
+
+# Publishing must not hold a request hostage while Redis is down: one quick retry, then give up.
+_PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def celery_config(settings: Settings) -> dict:
+    """Celery settings shared by producer and workers (reliability notes, Celery over Redis)."""
+    transport = {
+        # Above the longest stage and every retry delay, or a running task is delivered twice.
+        "visibility_timeout": settings.visibility_timeout_seconds,
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        "retry_on_timeout": True,
+    }
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        "broker_connection_timeout": 2,
+        "broker_connection_retry_on_startup": True,
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_default_queue": QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        # Late ack + reject when the worker dies: a SIGKILLed task is redelivered, not lost.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_time_limit": settings.task_time_limit_seconds,
+        "task_soft_time_limit": max(1, settings.task_time_limit_seconds - 30),
+        "task_publish_retry_policy": _PUBLISH_RETRY,
+        "worker_hijack_root_logger": False,
+        "broker_pool_limit": 10,
+    }
+
+
+def make_celery(settings: Settings, name: str = "callscope") -> Celery:
+    celery = Celery(name)
+    celery.conf.update(celery_config(settings))
+    return celery
+
+
+class TaskQueue:
+    """Sends pipeline tasks by name."""
+
+    def __init__(self, celery: Celery):
+        self._celery = celery
+
+    def enqueue_analysis(self, call_id: int) -> bool:
+        """Publish `calls.analyze(call_id)`; False (logged) when the broker is unreachable."""
+        try:
+            self._celery.send_task(ANALYZE_TASK, args=[call_id], queue=QUEUE,
+                                   retry=True, retry_policy=_PUBLISH_RETRY)
+            return True
+        except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
+            log.warning("enqueue failed; the sweeper will pick the call up",
+                        extra={"call_id": call_id, "error": repr(exc)})
+            return False
+
+    def ping(self) -> bool:
+        try:
+            with self._celery.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1, timeout=2)
+            return True
+        except Exception:
+            return False

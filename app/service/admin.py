@@ -1,0 +1,47 @@
+"""Operator use cases behind the admin CLI: migrations, workspaces, agents, tokens."""
+from __future__ import annotations
+
+import psycopg
+
+from app.auth import expiry_from_seconds, mint_token, new_key_id
+from app.db import agents as agents_db
+from app.db import workspaces as workspaces_db
+from app.db.migrate import apply_migrations
+from app.errors import NotFound
+from app.settings import Settings
+
+
+def migrate(conn: psycopg.Connection) -> list[str]:
+    return apply_migrations(conn)
+
+
+def create_workspace(conn: psycopg.Connection, name: str) -> dict:
+    with conn.transaction():
+        return workspaces_db.insert_workspace(conn, name)
+
+
+def create_agent(conn: psycopg.Connection, workspace_id: int, name: str, ai_channel: str = "left") -> dict:
+    with conn.transaction():
+        if not workspaces_db.workspace_exists(conn, workspace_id):
+            raise NotFound(f"No workspace {workspace_id}.")
+        return agents_db.insert_agent(conn, workspace_id, {"name": name, "ai_channel": ai_channel})
+
+
+def issue_token(conn: psycopg.Connection, settings: Settings, workspace_id: int,
+                expires_in_seconds: int | None = None) -> dict:
+    """Store a new API key and return it with its signed token (shown once, never stored)."""
+    expires_at = expiry_from_seconds(expires_in_seconds)
+    with conn.transaction():
+        if not workspaces_db.workspace_exists(conn, workspace_id):
+            raise NotFound(f"No workspace {workspace_id}.")
+        key = workspaces_db.insert_api_key(conn, new_key_id(), workspace_id, expires_at)
+    token = mint_token(settings.jwt_keys, workspace_id, key["id"], expires_at)
+    return {"key_id": key["id"], "workspace_id": workspace_id, "expires_at": expires_at, "token": token}
+
+
+def revoke_token(conn: psycopg.Connection, key_id: str) -> dict:
+    with conn.transaction():
+        row = workspaces_db.revoke_api_key(conn, key_id)
+    if row is None:
+        raise NotFound(f"No API key {key_id}.")
+    return {"key_id": row["id"], "workspace_id": row["workspace_id"], "revoked_at": row["revoked_at"]}

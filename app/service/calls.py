@@ -1,0 +1,107 @@
+"""Calls: submit (idempotent per workspace), read, list, annotate."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from app import catalogue
+from app.db import agents as agents_db
+from app.db import calls as calls_db
+from app.db import history as history_db
+from app.db import results as results_db
+from app.db.pool import transaction
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.service.deps import Deps
+
+MAX_METADATA_BYTES = 64 * 1024
+
+
+def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
+    """Store a call and its pending metric rows, commit, then enqueue the analysis.
+
+    Raises NotFound (client or agent not in the workspace), ValidationFailed (metric_ids),
+    Conflict (call_identifier already used; details carry the existing id).
+    """
+    if data["client_id"] != workspace_id:
+        raise NotFound("No such client_id.", details={"client_id": data["client_id"]})
+    has_recording = bool(data.get("recording_url"))
+    voice = data["observation_type"] == "voice"
+    values = {
+        **data,
+        "workspace_id": workspace_id,
+        "source_recording_url": data.get("recording_url"),
+        "call_timestamp": data.get("call_timestamp") or datetime.now(timezone.utc),
+        "metadata": data.get("metadata") or {},
+        "transcript_source": "provided" if data.get("transcript") else None,
+        # transcription of recording-only calls arrives with the transcription issue
+        "transcription_status": "not_applicable",
+        "transcript_branch": "pending" if data.get("transcript") else "not_applicable",
+        # a text observation never runs audio work, even when a recording is attached
+        "audio_branch": "pending" if (has_recording and voice) else "not_applicable",
+    }
+    with transaction(deps.pool) as conn:
+        agent = agents_db.get_agent(conn, workspace_id, data["agent_id"])
+        if agent is None:
+            raise NotFound("No such agent.", details={"agent_id": data["agent_id"]})
+        unknown = agents_db.missing_custom_metric_ids(conn, workspace_id, data.get("metric_ids") or [])
+        if unknown:
+            raise ValidationFailed(details={"metric_ids": [f"Unknown metric id(s): {unknown}."]})
+        call_id = calls_db.insert_call(conn, values)
+        if call_id is None:
+            existing = calls_db.call_id_by_identifier(conn, workspace_id, data["call_identifier"])
+            raise Conflict(details={"id": existing, "call_identifier": data["call_identifier"]})
+        results_db.insert_pending_results(conn, call_id, catalogue.metric_keys_for(agent["disabled_standard_metrics"]))
+        history_db.record_transition(conn, call_id, "analysis_status", None, "pending")
+    # After the commit: the worker must never be handed a row it cannot see yet.
+    deps.queue.enqueue_analysis(call_id)
+    return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": "pending"}
+
+
+def resolve_call_id(conn, workspace_id: int, ref: str) -> int:
+    """`ref` is an internal id or a call_identifier: digits are tried as an id first."""
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
+        row = calls_db.get_call(conn, workspace_id, int(ref))
+        if row:
+            return row["id"]
+    call_id = calls_db.call_id_by_identifier(conn, workspace_id, ref)
+    if call_id is None:
+        raise NotFound("No such call.")
+    return call_id
+
+
+def get_call(deps: Deps, workspace_id: int, ref: str) -> dict:
+    """The full call view of SPEC 2.4 (presigned recording URL, transcript, results, history)."""
+    with transaction(deps.pool) as conn:
+        call_id = resolve_call_id(conn, workspace_id, ref)
+        call = calls_db.get_call(conn, workspace_id, call_id)
+        results = results_db.call_results(conn, call_id)
+        history = history_db.call_history(conn, call_id)
+    recording_url = None
+    if call["recording_key"]:
+        recording_url = deps.storage.presign(call["recording_key"], deps.settings.recording_url_ttl_seconds)
+    return {**call, "recording_url": recording_url, "results": results, "history": history}
+
+
+def list_calls(deps: Deps, workspace_id: int, filters: dict, page: int, per_page: int) -> dict:
+    with transaction(deps.pool) as conn:
+        rows, total = calls_db.list_calls(conn, workspace_id, filters, per_page, (page - 1) * per_page)
+    return {"items": rows, "page": page, "per_page": per_page, "total": total}
+
+
+def update_call(deps: Deps, workspace_id: int, ref: str, changes: dict) -> dict:
+    """Annotate a call. `metadata` merges: keys sent are set, keys sent as null are removed."""
+    with transaction(deps.pool) as conn:
+        call_id = resolve_call_id(conn, workspace_id, ref)
+        call = calls_db.lock_call_annotations(conn, workspace_id, call_id)
+        if "metadata" in changes:
+            merged = dict(call["metadata"] or {})
+            for key, value in (changes["metadata"] or {}).items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if len(json.dumps(merged, separators=(",", ":"))) > MAX_METADATA_BYTES:
+                raise ValidationFailed(details={"metadata": ["Merged metadata exceeds 64 KiB."]})
+            changes = {**changes, "metadata": merged}
+        calls_db.update_call_annotations(conn, call_id, changes)
+    return {"id": call_id, "call_identifier": call["call_identifier"], "analysis_status": call["analysis_status"]}

@@ -1,0 +1,18 @@
+"""What the use cases need from the outside world, built once per process by a composition root."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import ConnectionPool
+
+from app.queue import TaskQueue
+from app.settings import Settings
+from app.storage import Storage
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    pool: ConnectionPool
+    queue: TaskQueue
+    storage: Storage

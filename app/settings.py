@@ -1,0 +1,197 @@
+"""Settings: the only reader of os.environ. Read once per process, validated at start.
+
+Every field maps to one `CALLSCOPE_*` environment variable (the README's settings table is
+generated from SETTINGS_DOC below, so the two cannot drift apart). A bad value raises
+SettingsError naming the variable, so a process with broken configuration never starts.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Mapping
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the process must not start."""
+
+
+# (field, env var, default, meaning). Defaults are the single-machine development setup.
+SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
+    ("database_url", "CALLSCOPE_DATABASE_URL", "postgresql://callscope@127.0.0.1:55432/callscope",
+     "Postgres connection URL (the record of every call)."),
+    ("broker_url", "CALLSCOPE_BROKER_URL", "redis://127.0.0.1:56379/0",
+     "Celery broker (Redis). Configure Redis with `maxmemory-policy noeviction`."),
+    ("jwt_keys", "CALLSCOPE_JWT_KEYS", "",
+     "Signing keys for API tokens, `kid:secret[,kid:secret…]`; the first one signs, all verify "
+     "(rotate by prepending a new key). Required; secrets ≥ 32 characters."),
+    ("secret_key", "CALLSCOPE_SECRET_KEY", "",
+     "Secret for signing local-storage recording URLs. Required; ≥ 32 characters."),
+    ("public_base_url", "CALLSCOPE_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
+     "Base URL clients use to reach the API (used in local-storage recording links)."),
+    ("storage", "CALLSCOPE_STORAGE", "local", "`local` (a directory) or `s3` (any S3-compatible store)."),
+    ("storage_dir", "CALLSCOPE_STORAGE_DIR", ".callscope-dev/storage", "Root directory of `local` storage."),
+    ("s3_bucket", "CALLSCOPE_S3_BUCKET", "callscope", "Bucket for `s3` storage."),
+    ("s3_endpoint_url", "CALLSCOPE_S3_ENDPOINT_URL", "",
+     "S3 endpoint (MinIO, R2, …); empty means AWS."),
+    ("s3_region", "CALLSCOPE_S3_REGION", "us-east-1", "S3 region."),
+    ("s3_access_key_id", "CALLSCOPE_S3_ACCESS_KEY_ID", "",
+     "S3 access key; empty uses boto3's default chain (IAM role, AWS_* variables)."),
+    ("s3_secret_access_key", "CALLSCOPE_S3_SECRET_ACCESS_KEY", "", "S3 secret key (with the access key)."),
+    ("recording_url_ttl_seconds", "CALLSCOPE_RECORDING_URL_TTL_SECONDS", "3600",
+     "Validity of the presigned `recording_url` returned by GET /calls/{id}."),
+    ("fetch_networks", "CALLSCOPE_FETCH_NETWORKS", "public",
+     "Which addresses the recording downloader may dial: `public` (globally routable only, the "
+     "SSRF guard) or a comma-separated CIDR list that *replaces* it, e.g. `127.0.0.0/8,::1/128` "
+     "confines it to loopback (development and tests)."),
+    ("fetch_connect_timeout", "CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS", "5", "Downloader connect timeout."),
+    ("fetch_read_timeout", "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS", "30", "Downloader timeout between two reads."),
+    ("fetch_total_timeout", "CALLSCOPE_FETCH_TOTAL_TIMEOUT_SECONDS", "600",
+     "Whole-download deadline (stops servers that drip bytes)."),
+    ("fetch_max_redirects", "CALLSCOPE_FETCH_MAX_REDIRECTS", "3", "Redirects followed, each re-checked."),
+    ("fetch_retries", "CALLSCOPE_FETCH_RETRIES", "4",
+     "Retries of a transient download failure (timeouts, resets, 5xx) before `recording_unreachable`."),
+    ("max_recording_bytes", "CALLSCOPE_MAX_RECORDING_BYTES", str(200 * MIB),
+     "Larger recordings fail with `recording_too_large`."),
+    ("max_recording_seconds", "CALLSCOPE_MAX_RECORDING_SECONDS", "14400",
+     "Longer recordings fail with `recording_too_long`."),
+    ("retry_backoff_seconds", "CALLSCOPE_RETRY_BACKOFF_SECONDS", "2",
+     "First retry delay; doubles each retry, with jitter, capped at 300 s."),
+    ("max_stage_deliveries", "CALLSCOPE_MAX_STAGE_DELIVERIES", "8",
+     "A stage started this many times for one call (retries and redeliveries after a worker "
+     "died) fails the call with `worker_lost`."),
+    ("stale_after_seconds", "CALLSCOPE_STALE_AFTER_SECONDS", "600",
+     "The sweeper re-enqueues a pending call with no progress for this long."),
+    ("max_attempts", "CALLSCOPE_MAX_ATTEMPTS", "3",
+     "Sweeper re-enqueues per call before it fails with `analysis_timeout`."),
+    ("sweep_interval_seconds", "CALLSCOPE_SWEEP_INTERVAL_SECONDS", "60", "How often beat runs the sweeper."),
+    ("visibility_timeout_seconds", "CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS", "7200",
+     "Redis visibility timeout: an unacknowledged task is redelivered after this. Must exceed "
+     "the task time limit and every retry delay."),
+    ("task_time_limit_seconds", "CALLSCOPE_TASK_TIME_LIMIT_SECONDS", "1800", "Hard time limit of one stage."),
+    ("db_pool_max", "CALLSCOPE_DB_POOL_MAX", "8", "Postgres connections per process."),
+    ("db_timeout_seconds", "CALLSCOPE_DB_TIMEOUT_SECONDS", "5",
+     "Wait for a database connection before answering 503 `database_unavailable`."),
+    ("max_body_bytes", "CALLSCOPE_MAX_BODY_BYTES", str(5 * MIB), "Larger request bodies get 413."),
+    ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    jwt_keys: tuple[tuple[str, str], ...]
+    secret_key: str
+    public_base_url: str
+    storage: str
+    storage_dir: str
+    s3_bucket: str
+    s3_endpoint_url: str
+    s3_region: str
+    s3_access_key_id: str
+    s3_secret_access_key: str
+    recording_url_ttl_seconds: int
+    fetch_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
+    fetch_connect_timeout: float
+    fetch_read_timeout: float
+    fetch_total_timeout: float
+    fetch_max_redirects: int
+    fetch_retries: int
+    max_recording_bytes: int
+    max_recording_seconds: int
+    retry_backoff_seconds: float
+    max_stage_deliveries: int
+    stale_after_seconds: int
+    max_attempts: int
+    sweep_interval_seconds: int
+    visibility_timeout_seconds: int
+    task_time_limit_seconds: int
+    db_pool_max: int
+    db_timeout_seconds: float
+    max_body_bytes: int
+    log_level: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Build and validate settings from the environment; `overrides` win (tests)."""
+        env = os.environ if environ is None else environ
+        raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
+        raw.update({k: v for k, v in overrides.items() if isinstance(v, str)})
+        settings = cls(**{f.name: _parse(f.name, raw[f.name]) for f in fields(cls)})
+        typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
+        return replace(settings, **typed).validated()
+
+    def validated(self) -> "Settings":
+        if not self.jwt_keys:
+            raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
+        for kid, secret in self.jwt_keys:
+            if len(secret) < 32:
+                raise SettingsError(f"CALLSCOPE_JWT_KEYS: secret of key {kid!r} is shorter than 32 characters")
+        if len(self.secret_key) < 32:
+            raise SettingsError("CALLSCOPE_SECRET_KEY is required and must be ≥ 32 characters")
+        if self.storage not in ("local", "s3"):
+            raise SettingsError("CALLSCOPE_STORAGE must be `local` or `s3`")
+        longest_delay = max(300, self.task_time_limit_seconds)
+        if self.visibility_timeout_seconds <= longest_delay:
+            # Redis redelivers unacked tasks after the visibility timeout: a stage or a retry
+            # delay that outlives it would run twice (reliability notes).
+            raise SettingsError("CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS must exceed the task time limit and 300 s")
+        return self
+
+
+def _env_name(field: str) -> str:
+    return next(var for name, var, _, _ in SETTINGS_DOC if name == field)
+
+
+_INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
+         "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
+         "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
+         "db_pool_max", "max_body_bytes"}
+_FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
+           "retry_backoff_seconds", "db_timeout_seconds"}
+
+
+def _parse(field: str, value: str):
+    try:
+        if field in _INTS:
+            number = int(value)
+            if number < 0:
+                raise ValueError("must be ≥ 0")
+            return number
+        if field in _FLOATS:
+            number = float(value)
+            if not number > 0:
+                raise ValueError("must be > 0")
+            return number
+        if field == "jwt_keys":
+            return _parse_jwt_keys(value)
+        if field == "fetch_networks":
+            return _parse_networks(value)
+        if field in ("public_base_url", "s3_endpoint_url"):
+            return value.rstrip("/")
+        return value
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{_env_name(field)}={value!r}: {exc}") from None
+
+
+def _parse_jwt_keys(value: str) -> tuple[tuple[str, str], ...]:
+    keys = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        kid, sep, secret = item.partition(":")
+        if not sep or not kid or not secret:
+            raise ValueError("expected kid:secret")
+        keys.append((kid, secret))
+    return tuple(keys)
+
+
+def _parse_networks(value: str):
+    """`public` → None (the SSRF guard's public-only rule); otherwise the only networks allowed."""
+    if value.strip() == "public":
+        return None
+    nets = tuple(ipaddress.ip_network(part.strip(), strict=False) for part in value.split(",") if part.strip())
+    if not nets:
+        raise ValueError("expected `public` or a list of CIDR networks")
+    return nets

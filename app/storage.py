@@ -1,0 +1,151 @@
+"""Object storage for recordings: S3 (boto3, any S3-compatible endpoint) or a local directory.
+
+Shared core, not worker code, because the web process presigns `recording_url` for GET
+/calls/{id}. Keys are deterministic — `recordings/{client_id}/{call_id}/original.{ext}` — so a
+re-run stage overwrites the same object instead of leaving a second copy.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlencode
+
+from app.settings import Settings
+
+KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a)$")
+
+
+def recording_key(client_id: int, call_id: int, ext: str) -> str:
+    return f"recordings/{client_id}/{call_id}/original.{ext}"
+
+
+class Storage(Protocol):
+    def put_file(self, key: str, path: str, content_type: str) -> None: ...
+    def get_file(self, key: str, path: str) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def presign(self, key: str, expires_in: int) -> str: ...
+
+
+class S3Storage:
+    """Recordings in a bucket; multipart upload/download via boto3's transfer manager."""
+
+    def __init__(self, client, bucket: str):
+        self._s3 = client
+        self._bucket = bucket
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "S3Storage":
+        import boto3
+        from botocore.config import Config
+
+        creds = {}
+        if settings.s3_access_key_id:
+            creds = {"aws_access_key_id": settings.s3_access_key_id,
+                     "aws_secret_access_key": settings.s3_secret_access_key}
+        client = boto3.client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url or None,
+            region_name=settings.s3_region,
+            # path-style works with MinIO and other S3-compatible stores as well as AWS
+            config=Config(s3={"addressing_style": "path"}, signature_version="s3v4",
+                          retries={"max_attempts": 5, "mode": "standard"},
+                          connect_timeout=5, read_timeout=60),
+            **creds,
+        )
+        return cls(client, settings.s3_bucket)
+
+    def ensure_bucket(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3.head_bucket(Bucket=self._bucket)
+        except ClientError:
+            self._s3.create_bucket(Bucket=self._bucket)
+
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        self._s3.upload_file(path, self._bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def get_file(self, key: str, path: str) -> None:
+        self._s3.download_file(self._bucket, key, path)
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._s3.head_object(Bucket=self._bucket, Key=key)
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+
+    def presign(self, key: str, expires_in: int) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in)
+
+
+class LocalStorage:
+    """Recordings in a directory (single-machine default). Presigned URLs are HMAC-signed links
+    served by the web process itself (GET /api/public/v1/recordings)."""
+
+    def __init__(self, root: str, public_base_url: str, secret: str):
+        self._root = Path(root).resolve()
+        self._base = public_base_url
+        self._secret = secret.encode()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "LocalStorage":
+        return cls(settings.storage_dir, settings.public_base_url, settings.secret_key)
+
+    def path_of(self, key: str) -> Path:
+        if not KEY_PATTERN.match(key):
+            raise ValueError("not a recording key")
+        return self._root / key
+
+    def put_file(self, key: str, path: str, content_type: str) -> None:
+        target = self.path_of(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # copy to a temporary name, then rename: readers never see a half-written recording
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+
+    def get_file(self, key: str, path: str) -> None:
+        shutil.copyfile(self.path_of(key), path)
+
+    def exists(self, key: str) -> bool:
+        return self.path_of(key).is_file()
+
+    def _signature(self, key: str, expires: int) -> str:
+        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def presign(self, key: str, expires_in: int) -> str:
+        expires = int(time.time()) + expires_in
+        query = urlencode({"key": key, "expires": expires, "signature": self._signature(key, expires)})
+        return f"{self._base}/api/public/v1/recordings?{query}"
+
+    def verified_path(self, key: str, expires: str, signature: str) -> Path | None:
+        """The file behind a presigned link, or None if the link is forged, expired or dangling."""
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            return None
+        if not KEY_PATTERN.match(key or "") or expires_at < time.time():
+            return None
+        if not hmac.compare_digest(self._signature(key, expires_at), signature or ""):
+            return None
+        path = self.path_of(key)
+        return path if path.is_file() else None
+
+
+def make_storage(settings: Settings) -> Storage:
+    """The storage backend named by CALLSCOPE_STORAGE."""
+    if settings.storage == "s3":
+        return S3Storage.from_settings(settings)
+    return LocalStorage.from_settings(settings)

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh machine: installs what the tests need, starts Postgres,
+# Redis and an S3-compatible endpoint on loopback, runs pytest, stops everything, and exits
+# with pytest's status. Extra arguments go to pytest (e.g. deploy/test.sh -k fetch -x).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source deploy/lib.sh
+
+PG_PORT=${CALLSCOPE_TEST_PG_PORT:-55433}
+REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-56380}
+S3_PORT=${CALLSCOPE_TEST_S3_PORT:-55900}
+VENV=${CALLSCOPE_VENV:-.venv}
+
+ensure_packages initdb:postgresql redis-server:redis-server
+ensure_venv "$VENV" test
+
+# Outside the work tree: the postgres user must be able to reach its data directory even when
+# the clone lives in a private (0700) temporary folder.
+STATE=$(mktemp -d /tmp/callscope-test.XXXXXX)
+chmod 755 "$STATE"
+cleanup() {
+  stop_pidfile "$STATE/s3/moto.pid"
+  stop_redis "$REDIS_PORT"
+  stop_postgres "$STATE/pg"
+  rm -rf "$STATE"
+}
+trap cleanup EXIT
+
+start_postgres "$STATE/pg" "$PG_PORT" callscope_test callscope callscope off
+start_redis "$STATE/redis" "$REDIS_PORT" no
+start_moto "$VENV" "$STATE/s3" "$S3_PORT"
+
+export CALLSCOPE_TEST_ADMIN_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+export CALLSCOPE_TEST_DATABASE_URL="postgresql://callscope:callscope@127.0.0.1:$PG_PORT/callscope_test"
+export CALLSCOPE_TEST_BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export CALLSCOPE_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
+export CALLSCOPE_TEST_STATE="$STATE"
+# never let any library reach for a model hub or a proxy during tests
+export HF_HUB_OFFLINE=1 NO_PROXY='*' no_proxy='*'
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+
+set +e
+"$VENV/bin/python" -m pytest "$@"
+status=$?
+set -e
+exit $status

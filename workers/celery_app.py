@@ -1,0 +1,68 @@
+"""The worker process's composition root: the Celery app (configured from settings read once),
+the beat schedule, and the per-process resources built lazily in each child after fork."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import Celery, chain, signals
+
+from app.logs import configure_logging
+from app.queue import QUEUE, celery_config
+from app.settings import Settings
+from workers.context import WorkerDeps
+from workers.pipeline import SWEEP
+
+log = logging.getLogger(__name__)
+settings = Settings.from_env()
+
+celery = Celery("callscope-worker", include=["workers.tasks"])
+celery.conf.update(celery_config(settings))
+celery.conf.beat_schedule = {
+    "sweep-stale-calls": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds),
+                          "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+}
+app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
+
+_deps: WorkerDeps | None = None
+_deps_lock = threading.Lock()
+
+
+def send(task_name: str, call_id: int, then: list[str] | tuple[str, ...] = ()) -> None:
+    """Publish a stage (optionally chained with the next ones). A broker outage is logged, not
+    raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
+    signatures = [celery.signature(name, args=(call_id,), immutable=True, queue=QUEUE)
+                  for name in (task_name, *then)]
+    try:
+        (chain(*signatures) if len(signatures) > 1 else signatures[0]).apply_async()
+    except Exception as exc:
+        log.warning("send failed; the sweeper will retry", extra={"call_id": call_id, "task": task_name,
+                                                                  "error": repr(exc)})
+
+
+def deps() -> WorkerDeps:
+    """Per-process resources, built on first use — in the child that runs tasks, after fork."""
+    global _deps
+    if _deps is None:
+        with _deps_lock:
+            if _deps is None:
+                from app.db.pool import open_pool
+                from app.storage import make_storage
+                from workers.fetch import AddressPolicy, Downloader, FetchLimits
+
+                limits = FetchLimits(settings.fetch_connect_timeout, settings.fetch_read_timeout,
+                                     settings.fetch_total_timeout, settings.fetch_max_redirects,
+                                     settings.max_recording_bytes)
+                _deps = WorkerDeps(
+                    settings=settings,
+                    pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
+                    storage=make_storage(settings),
+                    downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
+                    send=send,
+                )
+    return _deps
+
+
+@signals.setup_logging.connect
+def _logging(**_):
+    configure_logging(settings.log_level)

@@ -1,0 +1,21 @@
+"""What stages need from the outside world, built once per worker process (after fork)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from psycopg_pool import ConnectionPool
+
+from app.settings import Settings
+from app.storage import Storage
+from workers.fetch import Downloader
+
+
+@dataclass(frozen=True)
+class WorkerDeps:
+    settings: Settings
+    pool: ConnectionPool
+    storage: Storage
+    downloader: Downloader
+    # send(task_name, call_id, then=[task_name, …]) publishes a task, chained with the next ones
+    send: Callable[..., None]

@@ -1,0 +1,235 @@
+"""Safe streaming download of user-given recording URLs (SPEC 5.1).
+
+The SSRF guard: every hop's host is resolved once, *every* answer must be allowed (globally
+routable by default, or inside the configured networks), and the connection is made to exactly
+the address that was checked — the hostname is kept for the Host header and TLS SNI, so there is
+no second DNS lookup to rebind. Redirects are followed by hand, each re-checked. Proxy variables
+are ignored and no connection is reused across hops.
+
+Resolution and dialling are injectable (`Resolver`, `Dialer`) so tests observe what would have
+been dialled without any packet leaving loopback.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import PoolManager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Resolver = Callable[[str, int], list[str]]
+Dialer = Callable[[tuple[str, int], float | None], socket.socket]
+
+_CHUNK = 64 * 1024
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
+_TEREDO = ipaddress.ip_network("2001::/32")
+
+
+class FetchFailed(Exception):
+    """A download failure with a stable code; `permanent` failures are not retried."""
+
+    def __init__(self, code: str, message: str, permanent: bool):
+        super().__init__(message)
+        self.code, self.message, self.permanent = code, message, permanent
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    total_timeout: float = 600.0
+    max_redirects: int = 3
+    max_bytes: int = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    bytes: int
+    content_type: str
+    final_url: str
+
+
+def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+    """The IPv4 address hidden in IPv4-mapped, NAT64, 6to4 and Teredo IPv6 forms."""
+    if ip.version != 6:
+        return None
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _SIX_TO_FOUR:
+        return ip.sixtofour
+    if ip in _TEREDO and ip.teredo:
+        return ip.teredo[1]
+    return None
+
+
+def is_public(ip: IPAddress) -> bool:
+    """Globally routable, not multicast, and no private address hidden inside an IPv6 form."""
+    inner = embedded_ipv4(ip)
+    if inner is not None and not is_public(inner):
+        return False
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified
+
+
+class AddressPolicy:
+    """Which addresses may be dialled: `networks=None` → public only (the SSRF guard);
+    otherwise exactly the listed networks (e.g. loopback in development and tests)."""
+
+    def __init__(self, networks: Iterable[Network] | None = None):
+        self._networks = tuple(networks) if networks is not None else None
+
+    def allows(self, ip: IPAddress) -> bool:
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1 to the kernel
+        if self._networks is None:
+            return is_public(ip)
+        return any(ip.version == net.version and ip in net for net in self._networks)
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def system_dialer(address: tuple[str, int], timeout: float | None) -> socket.socket:
+    return socket.create_connection(address, timeout=timeout)
+
+
+def _pinned_pools(ip: str, dial: Dialer) -> dict:
+    """Connection pools whose connections go to `ip` whatever the URL's host says."""
+
+    def new_conn(conn) -> socket.socket:
+        try:
+            sock = dial((ip, conn.port), conn.timeout)
+        except socket.timeout as exc:
+            raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out") from exc
+        except OSError as exc:
+            raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
+        return sock
+
+    class PinnedHTTPConnection(HTTPConnection):
+        def _new_conn(self):
+            return new_conn(self)
+
+    class PinnedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self):
+            return new_conn(self)
+
+    class PinnedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = PinnedHTTPConnection
+
+    class PinnedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = PinnedHTTPSConnection
+
+    return {"http": PinnedHTTPPool, "https": PinnedHTTPSPool}
+
+
+class _PinnedAdapter(HTTPAdapter):
+    def __init__(self, ip: str, dial: Dialer):
+        self._ip, self._dial = ip, dial
+        super().__init__(pool_connections=1, pool_maxsize=1, max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        self.poolmanager = PoolManager(num_pools=1, maxsize=1, block=block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _pinned_pools(self._ip, self._dial)
+
+
+class Downloader:
+    """Downloads one URL into a local file within the limits; raises FetchFailed."""
+
+    def __init__(self, policy: AddressPolicy, limits: FetchLimits,
+                 resolver: Resolver = system_resolver, dialer: Dialer = system_dialer):
+        self.policy, self.limits, self._resolve, self._dial = policy, limits, resolver, dialer
+
+    def checked_address(self, url: str) -> tuple[str, int]:
+        """(ip, port) the URL may be fetched from; FetchFailed if any resolved address is refused."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise FetchFailed("recording_unreachable", f"Unsupported URL scheme {parts.scheme!r}.", True)
+        if parts.username is not None or parts.password is not None or "\\" in url:
+            raise FetchFailed("recording_unreachable", "URLs with credentials or backslashes are not fetched.", True)
+        try:
+            host = parts.hostname
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            raise FetchFailed("recording_unreachable", "The URL's port is invalid.", True) from None
+        if not host:
+            raise FetchFailed("recording_unreachable", "The URL has no host.", True)
+        try:
+            answers = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                answers = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)]
+            except (OSError, UnicodeError, ValueError) as exc:
+                raise FetchFailed("recording_unreachable", f"The host {host!r} did not resolve: {exc}", False) from None
+        if not answers:
+            raise FetchFailed("recording_unreachable", f"The host {host!r} did not resolve.", False)
+        refused = [str(a) for a in answers if not self.policy.allows(a)]
+        if refused:
+            raise FetchFailed("recording_forbidden_address",
+                              f"The host {host!r} resolves to an address that may not be fetched.", True)
+        return str(answers[0]), port
+
+    def download(self, url: str, destination: str) -> Downloaded:
+        """Stream `url` into the file `destination`, following ≤ max_redirects checked redirects."""
+        deadline = time.monotonic() + self.limits.total_timeout
+        for _ in range(self.limits.max_redirects + 1):
+            ip, _port = self.checked_address(url)
+            with requests.Session() as session:
+                session.trust_env = False  # never route through proxies from the environment
+                adapter = _PinnedAdapter(ip, self._dial)
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+                try:
+                    response = session.get(
+                        url, stream=True, allow_redirects=False,
+                        timeout=(self.limits.connect_timeout, self.limits.read_timeout),
+                        headers={"User-Agent": "callscope-fetch/1", "Accept-Encoding": "identity"},
+                    )
+                    with response:
+                        location = response.headers.get("Location")
+                        if response.is_redirect and location:
+                            url = urljoin(url, location)
+                            continue
+                        self._check_status(response.status_code)
+                        return self._stream_body(response, url, destination, deadline)
+                except (requests.RequestException, HTTPError, OSError) as exc:
+                    raise FetchFailed("recording_unreachable", f"Download failed: {type(exc).__name__}", False) from exc
+        raise FetchFailed("recording_unreachable", f"More than {self.limits.max_redirects} redirects.", True)
+
+    @staticmethod
+    def _check_status(status: int) -> None:
+        if status in (408, 425, 429) or status >= 500:
+            raise FetchFailed("recording_unreachable", f"The recording server answered {status}.", False)
+        if status >= 300:
+            raise FetchFailed("recording_unreachable", f"The recording server answered {status}.", True)
+
+    def _stream_body(self, response: requests.Response, url: str, destination: str, deadline: float) -> Downloaded:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.limits.max_bytes:
+            raise FetchFailed("recording_too_large", f"The recording declares {declared} bytes.", True)
+        written = 0
+        with open(destination, "wb") as out:
+            for chunk in response.raw.stream(_CHUNK, decode_content=False):
+                written += len(chunk)
+                if written > self.limits.max_bytes:
+                    raise FetchFailed("recording_too_large",
+                                      f"The recording exceeds {self.limits.max_bytes} bytes.", True)
+                if time.monotonic() > deadline:
+                    raise FetchFailed("recording_unreachable", "The download exceeded its time limit.", False)
+                out.write(chunk)
+        if written == 0:
+            raise FetchFailed("undecodable_audio", "The recording is empty.", True)
+        return Downloaded(written, response.headers.get("Content-Type", ""), url)

@@ -1,0 +1,54 @@
+"""The only place the stage order, the metric-to-branch plan and the join live (SPEC 3).
+
+    calls.analyze ─┬─> calls.transcript_metrics ─────────────────────┐
+                   └─> calls.fetch_recording ─> calls.audio_metrics ─┴─> (join in Postgres) ─> calls.finalize
+
+Each task takes only the call id. A branch ends by moving its state in `calls` under a row
+lock; the transaction that makes the last branch terminal is told so and enqueues finalize
+after it commits. If that send is lost, the sweeper's re-run of calls.analyze sends it.
+"""
+from __future__ import annotations
+
+from app import catalogue
+
+ANALYZE = "calls.analyze"
+TRANSCRIPT_METRICS = "calls.transcript_metrics"
+FETCH_RECORDING = "calls.fetch_recording"
+AUDIO_METRICS = "calls.audio_metrics"
+FINALIZE = "calls.finalize"
+SWEEP = "calls.sweep"
+
+_VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
+
+
+def plan_metrics(call: dict, pending_keys: list[str]) -> dict:
+    """Who computes each pending standard metric: {"transcript": [...], "audio": [...], "skip": {key: reason}}.
+
+    Until the audio engine lands, timing metrics come from the transcript's timings only; a
+    call without a transcript gets them skipped, never invented.
+    """
+    plan: dict = {"transcript": [], "audio": [], "skip": {}}
+    for key in pending_keys:
+        if call["observation_type"] == "text" and key in _VOICE_ONLY:
+            plan["skip"][key] = "text_observation"
+        elif call["transcript"]:
+            plan["transcript"].append(key)
+        else:
+            plan["skip"][key] = "no_transcript"
+    return plan
+
+
+def next_tasks(call: dict) -> list[list[str]]:
+    """The chains to send for a pending call, from its branch states (idempotent re-dispatch)."""
+    if call["analysis_status"] != "pending":
+        return []
+    chains = []
+    if call["transcript_branch"] == "pending":
+        chains.append([TRANSCRIPT_METRICS])
+    if call["audio_branch"] == "pending":
+        chains.append([FETCH_RECORDING, AUDIO_METRICS])
+    elif call["audio_branch"] == "fetched":
+        chains.append([AUDIO_METRICS])
+    if not chains:
+        chains.append([FINALIZE])  # both branches ended; finalize may have been lost
+    return chains

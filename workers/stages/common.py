@@ -1,0 +1,82 @@
+"""Building blocks every stage uses: claim a delivery, end a branch (the join), fail a call."""
+from __future__ import annotations
+
+import logging
+
+from app.db import pipeline as pipeline_db
+from app.db import results as results_db
+from app.db.pool import transaction
+from app.errors import FAILURE_CODES
+from workers.context import WorkerDeps
+from workers.metrics.registry import Outcome
+from workers.pipeline import FINALIZE
+
+log = logging.getLogger(__name__)
+
+
+class TransientStageError(Exception):
+    """Worth retrying (network, 5xx, timeouts); after the last retry it fails the branch."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def begin_stage(deps: WorkerDeps, call_id: int, stage: str) -> dict | None:
+    """Count this delivery (committed before any work, so a delivery that kills its worker is
+    counted too) and load the call. None when there is nothing to do: the call is unknown or
+    already final, or the stage was delivered too often (the call then fails `worker_lost`)."""
+    with transaction(deps.pool) as conn:
+        deliveries = pipeline_db.register_delivery(conn, call_id, stage)
+        call = pipeline_db.load_call(conn, call_id)
+    if call is None or call["analysis_status"] != "pending":
+        return None
+    if deliveries > deps.settings.max_stage_deliveries:
+        log.error("stage delivered too often; giving the call up",
+                  extra={"call_id": call_id, "task": stage, "deliveries": deliveries})
+        fail_call(deps, call_id, "worker_lost",
+                  f"Stage {stage} was started {deliveries} times without finishing.")
+        return None
+    return call
+
+
+def end_stage(deps: WorkerDeps, call_id: int, stage: str) -> None:
+    with transaction(deps.pool) as conn:
+        pipeline_db.finish_stage(conn, call_id, stage)
+
+
+def write_outcomes(conn, call_id: int, outcomes: dict[str, Outcome], source: str) -> None:
+    """Write each outcome once (pending → terminal); a redelivery's rewrite is a no-op."""
+    for key, outcome in outcomes.items():
+        results_db.complete_result(
+            conn, call_id, key, outcome.status,
+            source=source if outcome.status == "computed" else None,
+            result_data=outcome.result_data, error_code=outcome.error_code, error_message=outcome.error_message,
+        )
+
+
+def complete_branch(deps: WorkerDeps, call_id: int, branch: str, expected: tuple[str, ...], new_state: str,
+                    outcomes: dict[str, Outcome] | None = None, source: str | None = None,
+                    failure: tuple[str, str] | None = None) -> None:
+    """Write a branch's results and move its state in one transaction; the last branch to end
+    enqueues finalize after the commit."""
+    with transaction(deps.pool) as conn:
+        if outcomes:
+            write_outcomes(conn, call_id, outcomes, source or "transcript")
+        if failure:
+            pipeline_db.record_failure(conn, call_id, *failure)
+        _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, expected, new_state,
+                                                   failure[0] if failure else None)
+    if join_ready:
+        deps.send(FINALIZE, call_id)
+
+
+def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = None) -> None:
+    """The call cannot be analysed: every result still pending fails with `code`, and the call
+    ends `failed` at once (a later stage of it finds it final and does nothing)."""
+    message = message or FAILURE_CODES.get(code, code)
+    with transaction(deps.pool) as conn:
+        pipeline_db.record_failure(conn, call_id, code, message)
+        for key in results_db.pending_metric_keys(conn, call_id):
+            results_db.complete_result(conn, call_id, key, "failed", error_code=code, error_message=message)
+        pipeline_db.finalize_call(conn, call_id, "failed", None, code, message)

@@ -1,0 +1,54 @@
+"""calls.fetch_recording: download (SSRF-guarded, bounded), probe, store under a deterministic key."""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+from app.db import pipeline as pipeline_db
+from app.db.pool import transaction
+from app.storage import recording_key
+from workers.audio.probe import CONTENT_TYPES, UndecodableAudio, probe
+from workers.context import WorkerDeps
+from workers.fetch import FetchFailed
+from workers.pipeline import FETCH_RECORDING
+from workers.stages.common import TransientStageError, begin_stage, complete_branch, end_stage
+
+log = logging.getLogger(__name__)
+
+
+def fetch_recording(deps: WorkerDeps, call_id: int) -> None:
+    """Raises TransientStageError for failures worth a retry; permanent ones fail the branch."""
+    call = begin_stage(deps, call_id, FETCH_RECORDING)
+    if call is None or call["audio_branch"] != "pending":
+        return
+    with tempfile.TemporaryDirectory(prefix="callscope-fetch-") as workdir:
+        path = os.path.join(workdir, "recording")
+        try:
+            deps.downloader.download(call["source_recording_url"], path)
+            info = probe(path)
+            if info.duration_seconds > deps.settings.max_recording_seconds:
+                raise FetchFailed("recording_too_long",
+                                  f"The recording lasts {info.duration_seconds:.0f} s.", permanent=True)
+        except FetchFailed as exc:
+            if not exc.permanent:
+                raise TransientStageError(exc.code, exc.message) from exc
+            fail_audio_branch(deps, call_id, exc.code, exc.message)
+            return
+        except UndecodableAudio as exc:
+            fail_audio_branch(deps, call_id, "undecodable_audio", str(exc))
+            return
+        key = recording_key(call["workspace_id"], call_id, info.format)
+        # Same key on every re-run: a redelivery overwrites the object instead of adding one.
+        deps.storage.put_file(key, path, CONTENT_TYPES[info.format])
+    with transaction(deps.pool) as conn:
+        pipeline_db.set_recording(conn, call_id, key, info.as_dict())
+    complete_branch(deps, call_id, "audio_branch", ("pending",), "fetched")
+    end_stage(deps, call_id, FETCH_RECORDING)
+
+
+def fail_audio_branch(deps: WorkerDeps, call_id: int, code: str, message: str) -> None:
+    """The recording cannot be analysed: the call will end `failed` with this code, but the
+    transcript branch still finishes its metrics (a failing part never stops the others)."""
+    log.info("recording failed", extra={"call_id": call_id, "code": code, "reason": message})
+    complete_branch(deps, call_id, "audio_branch", ("pending", "fetched"), "failed", failure=(code, message))
