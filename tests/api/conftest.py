@@ -1,0 +1,75 @@
+"""API tests: the Flask test client against the real Postgres (and the real Redis broker, on a
+database index no worker listens to)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from app import create_app
+from app.service import admin
+from tests.conftest import make_settings, service_url
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture()
+def settings(test_db_url, tmp_path):
+    broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/1"
+    return make_settings(test_db_url, broker, storage_dir=str(tmp_path / "storage"))
+
+
+@pytest.fixture()
+def app(settings, db):
+    application = create_app(settings)
+    yield application
+    application.extensions["callscope"].pool.close()
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Tenant:
+    workspace_id: int
+    agent_id: int
+    key_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_tenant(db, settings, name: str) -> Tenant:
+    ws = admin.create_workspace(db, name)
+    agent = admin.create_agent(db, ws["id"], f"{name} agent")
+    token = admin.issue_token(db, settings, ws["id"])
+    return Tenant(ws["id"], agent["id"], token["key_id"], token["token"])
+
+
+@pytest.fixture()
+def tenant(db, settings) -> Tenant:
+    return make_tenant(db, settings, "acme")
+
+
+@pytest.fixture()
+def other_tenant(db, settings) -> Tenant:
+    return make_tenant(db, settings, "globex")
+
+
+def call_body(tenant: Tenant, **fields) -> dict:
+    body = {
+        "call_identifier": "call-1",
+        "agent_id": tenant.agent_id,
+        "client_id": tenant.workspace_id,
+        "transcript": [
+            {"role": "AI Assistant", "content": "Hello, how can I help?", "start_time": 0.4, "end_time": 2.0},
+            {"role": "User", "content": "I need to reschedule", "start_time": 2.6, "end_time": 4.0},
+            {"role": "AI Assistant", "content": "Sure thing", "start_time": 4.8, "end_time": 6.0},
+        ],
+    }
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
