@@ -78,8 +78,9 @@ def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 def is_public(ip: IPAddress) -> bool:
     """Globally routable, not multicast, and no private address hidden inside an IPv6 form."""
     inner = embedded_ipv4(ip)
-    if inner is not None and not is_public(inner):
-        return False
+    if inner is not None:
+        # a translated address (DNS64 answers on IPv6-only networks) is what it carries
+        return is_public(inner)
     return ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified
 
 

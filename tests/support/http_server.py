@@ -1,0 +1,89 @@
+"""A local HTTP server (127.0.0.1 only) serving recordings and misbehaviours to the downloader."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+class RecordingServer:
+    """Routes: /files/<name> (registered bytes), /status/<code>, /redirect/<n>/<name> (n hops),
+    /loop, /to?url=<absolute> (one redirect), /slow (stalls), /chunked/<name> (no Content-Length)."""
+
+    def __init__(self):
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.requests: list[tuple[str, str]] = []  # (path, Host header)
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.requests.append((self.path, self.headers.get("Host", "")))
+                parts = self.path.split("?")[0].strip("/").split("/")
+                route = parts[0]
+                if route == "files" and parts[1] in server.files:
+                    body, ctype = server.files[parts[1]]
+                    return self._send(200, body, ctype)
+                if route == "chunked" and parts[1] in server.files:
+                    return self._chunked(server.files[parts[1]][0])
+                if route == "status":
+                    return self._send(int(parts[1]), b"nope", "text/plain")
+                if route == "redirect":
+                    hops = int(parts[1])
+                    target = f"/redirect/{hops - 1}/{parts[2]}" if hops > 1 else f"/files/{parts[2]}"
+                    return self._redirect(target)
+                if route == "loop":
+                    return self._redirect("/loop")
+                if route == "to":
+                    return self._redirect(self.path.split("url=", 1)[1])
+                if route == "slow":
+                    time.sleep(5)
+                    return self._send(200, b"late", "text/plain")
+                return self._send(404, b"not found", "text/plain")
+
+            def _send(self, status, body, ctype):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _redirect(self, location):
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _chunked(self, body):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(body), 4096):
+                    chunk = body[i:i + 4096]
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def add(self, name: str, body: bytes, content_type: str = "audio/wav") -> str:
+        self.files[name] = (body, content_type)
+        return self.url(f"/files/{name}")
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,202 @@
+"""The recording downloader: SSRF guard decisions (made through an injected resolver and
+dialler: nothing is ever dialled outside loopback), limits, redirects and error codes."""
+import ipaddress
+import socket
+
+import pytest
+
+from workers.fetch import AddressPolicy, Downloader, FetchFailed, FetchLimits, is_public
+from tests.support.http_server import RecordingServer
+
+LOOPBACK = AddressPolicy([ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")])
+PUBLIC = AddressPolicy(None)
+
+
+class RecordingDialer:
+    """Records every (ip, port) the downloader asks for; connects only to a loopback server
+    (standing in for whatever address was checked), or refuses."""
+
+    def __init__(self, loopback_port: int | None = None):
+        self.dialled: list[tuple[str, int]] = []
+        self.loopback_port = loopback_port
+
+    def __call__(self, address, timeout):
+        self.dialled.append(address)
+        if self.loopback_port is None:
+            raise ConnectionRefusedError("test dialer: not connecting")
+        return socket.create_connection(("127.0.0.1", self.loopback_port), timeout=timeout)
+
+
+def numeric_only_resolver(host, port):
+    """getaddrinfo restricted to numeric forms (no DNS query can leave the machine)."""
+    return [info[4][0] for info in socket.getaddrinfo(host, port, flags=socket.AI_NUMERICHOST,
+                                                      type=socket.SOCK_STREAM)]
+
+
+def fake_dns(table):
+    def resolve(host, port):
+        if host not in table:
+            raise socket.gaierror("no such host")
+        return table[host]
+    return resolve
+
+
+@pytest.fixture()
+def server():
+    with RecordingServer() as s:
+        yield s
+
+
+def fetch(url, tmp_path, policy=LOOPBACK, **kwargs):
+    limits = kwargs.pop("limits", FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10))
+    downloader = Downloader(policy, limits, **kwargs)
+    return downloader.download(url, str(tmp_path / "out"))
+
+
+def test_download_streams_to_file(server, tmp_path):
+    body = b"RIFF" + b"\x01" * 300_000
+    result = fetch(server.add("a.wav", body), tmp_path)
+    assert result.bytes == len(body) and (tmp_path / "out").read_bytes() == body
+
+
+def test_chunked_body_without_length(server, tmp_path):
+    server.add("c.wav", b"x" * 100_000)
+    assert fetch(server.url("/chunked/c.wav"), tmp_path).bytes == 100_000
+
+
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+    "224.0.0.1", "240.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1", "::1", "::", "fe80::1",
+    "fc00::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "2002:7f00:1::1",
+    "2002:a00:1::1", "2001:db8::1", "2001:0:4136:e378:8000:63bf:f5ff:fffe",
+])
+def test_public_policy_refuses_non_global_addresses(address):
+    assert not PUBLIC.allows(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808"])
+def test_public_policy_allows_global_addresses(address):
+    assert is_public(ipaddress.ip_address(address)) and PUBLIC.allows(ipaddress.ip_address(address))
+
+
+def test_loopback_confinement_refuses_public_and_private():
+    for address in ("8.8.8.8", "10.0.0.1", "::ffff:8.8.8.8", "2606:4700:4700::1111"):
+        assert not LOOPBACK.allows(ipaddress.ip_address(address))
+    for address in ("127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"):
+        assert LOOPBACK.allows(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1/a.wav", "http://2130706433/a.wav", "http://0x7f.0.0.1/a.wav", "http://0177.0.0.1/a.wav",
+    "http://127.1/a.wav", "http://[::1]/a.wav", "http://[::ffff:127.0.0.1]/a.wav", "http://0/a.wav",
+    "http://10.0.0.1:8080/a.wav", "http://[fe80::1]/a.wav", "https://169.254.169.254/latest/meta-data",
+])
+def test_address_tricks_are_refused_before_any_dial(url, tmp_path):
+    dialer = RecordingDialer()
+    with pytest.raises(FetchFailed) as err:
+        fetch(url, tmp_path, policy=PUBLIC, resolver=numeric_only_resolver, dialer=dialer)
+    assert err.value.code == "recording_forbidden_address" and err.value.permanent
+    assert dialer.dialled == []
+
+
+@pytest.mark.parametrize("answers", [["10.1.2.3"], ["127.0.0.1"], ["93.184.216.34", "192.168.0.10"],
+                                     ["::1"], ["fd00::5"]])
+def test_names_resolving_to_private_addresses_are_refused(answers, tmp_path):
+    dialer = RecordingDialer()
+    with pytest.raises(FetchFailed) as err:
+        fetch("https://recordings.example.com/a.wav", tmp_path, policy=PUBLIC,
+              resolver=fake_dns({"recordings.example.com": answers}), dialer=dialer)
+    assert err.value.code == "recording_forbidden_address"
+    assert dialer.dialled == []
+
+
+def test_connects_to_the_checked_address_and_keeps_the_host_header(server, tmp_path):
+    # the name resolves to a public address; the dialler records it and stands in with the
+    # local server, so we see exactly what would have been dialled and what was sent
+    server.add("p.wav", b"RIFFdata")
+    dialer = RecordingDialer(loopback_port=server.port)
+    result = fetch("http://calls.example.com/files/p.wav", tmp_path, policy=PUBLIC,
+                   resolver=fake_dns({"calls.example.com": ["93.184.216.34"]}), dialer=dialer)
+    assert result.bytes == 8
+    assert dialer.dialled == [("93.184.216.34", 80)]
+    assert server.requests[-1] == ("/files/p.wav", "calls.example.com")
+
+
+def test_redirect_to_a_private_address_is_refused(server, tmp_path):
+    dialer = RecordingDialer(loopback_port=server.port)
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/to?url=http://10.9.8.7/secret"), tmp_path, policy=LOOPBACK,
+              resolver=numeric_only_resolver, dialer=dialer)
+    assert err.value.code == "recording_forbidden_address"
+    assert dialer.dialled == [("127.0.0.1", server.port)]  # the first hop only
+
+
+def test_redirect_to_a_name_resolving_privately_is_refused(server, tmp_path):
+    dialer = RecordingDialer(loopback_port=server.port)
+    resolver = fake_dns({"evil.example": ["192.168.0.1"]})
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/to?url=http://evil.example/x.wav"), tmp_path, resolver=resolver, dialer=dialer)
+    assert err.value.code == "recording_forbidden_address"
+    assert len(dialer.dialled) == 1
+
+
+def test_three_redirects_followed_four_refused(server, tmp_path):
+    server.add("r.wav", b"RIFFxx")
+    assert fetch(server.url("/redirect/3/r.wav"), tmp_path).bytes == 6
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/redirect/4/r.wav"), tmp_path)
+    assert err.value.code == "recording_unreachable" and err.value.permanent
+    with pytest.raises(FetchFailed):
+        fetch(server.url("/loop"), tmp_path)
+
+
+@pytest.mark.parametrize("status,permanent", [(404, True), (403, True), (410, True), (500, False),
+                                              (503, False), (429, False)])
+def test_http_errors_are_classified(server, tmp_path, status, permanent):
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url(f"/status/{status}"), tmp_path)
+    assert err.value.code == "recording_unreachable" and err.value.permanent is permanent
+
+
+def test_too_large_declared_and_streamed(server, tmp_path):
+    server.add("big.wav", b"x" * 50_000)
+    limits = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10, max_bytes=10_000)
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/files/big.wav"), tmp_path, limits=limits)
+    assert err.value.code == "recording_too_large" and err.value.permanent
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/chunked/big.wav"), tmp_path, limits=limits)
+    assert err.value.code == "recording_too_large"
+
+
+def test_stalled_server_times_out_as_transient(server, tmp_path):
+    limits = FetchLimits(connect_timeout=1, read_timeout=0.5, total_timeout=5)
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/slow"), tmp_path, limits=limits)
+    assert err.value.code == "recording_unreachable" and not err.value.permanent
+
+
+def test_empty_body_is_undecodable(server, tmp_path):
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.add("empty.wav", b""), tmp_path)
+    assert err.value.code == "undecodable_audio"
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/a.wav", "http://user:pw@127.0.0.1/a.wav",
+                                 "http://127.0.0.1\\@10.0.0.1/a.wav", "http:///a.wav", "http://127.0.0.1:99999/"])
+def test_odd_urls_are_refused(url, tmp_path):
+    dialer = RecordingDialer()
+    with pytest.raises(FetchFailed) as err:
+        fetch(url, tmp_path, dialer=dialer)
+    assert err.value.permanent and dialer.dialled == []
+
+
+def test_proxy_environment_is_ignored(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://10.0.0.1:3128")
+    monkeypatch.setenv("http_proxy", "http://10.0.0.1:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    dialer = RecordingDialer(loopback_port=server.port)
+    server.add("x.wav", b"RIFF")
+    fetch(server.url("/files/x.wav"), tmp_path, dialer=dialer)
+    assert dialer.dialled == [("127.0.0.1", server.port)]
