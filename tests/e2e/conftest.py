@@ -1,0 +1,127 @@
+"""End-to-end: the Flask app, a real Redis broker, a real Celery worker process and beat, S3
+through boto3 against the local S3-compatible server, recordings served over local HTTP."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from app.service import admin
+from tests.api.conftest import Tenant
+from tests.conftest import JWT_KEYS, LOOPBACK_ONLY, SECRET, create_database, make_settings, service_url
+from tests.support.http_server import RecordingServer
+
+pytestmark = [pytest.mark.services, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="session")
+def e2e_env(tmp_path_factory) -> dict:
+    database = create_database("callscope_e2e")
+    broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/2"
+    redis.Redis.from_url(broker).flushdb()
+    bucket = "callscope-e2e"
+    return {
+        "CALLSCOPE_DATABASE_URL": database,
+        "CALLSCOPE_BROKER_URL": broker,
+        "CALLSCOPE_JWT_KEYS": JWT_KEYS,
+        "CALLSCOPE_SECRET_KEY": SECRET,
+        "CALLSCOPE_STORAGE": "s3",
+        "CALLSCOPE_S3_BUCKET": bucket,
+        "CALLSCOPE_S3_ENDPOINT_URL": service_url("S3_ENDPOINT"),
+        "CALLSCOPE_S3_ACCESS_KEY_ID": "testing",
+        "CALLSCOPE_S3_SECRET_ACCESS_KEY": "testing",
+        "CALLSCOPE_FETCH_NETWORKS": LOOPBACK_ONLY,
+        "CALLSCOPE_FETCH_RETRIES": "2",
+        "CALLSCOPE_RETRY_BACKOFF_SECONDS": "0.2",
+        "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS": "2",
+        "CALLSCOPE_STALE_AFTER_SECONDS": "4",
+        "CALLSCOPE_SWEEP_INTERVAL_SECONDS": "1",
+        "CALLSCOPE_MAX_ATTEMPTS": "20",
+        "CALLSCOPE_LOG_LEVEL": "INFO",
+    }
+
+
+def _start(args: list[str], env: dict, log: Path, ready_marker: str) -> subprocess.Popen:
+    handle = open(log, "wb")
+    proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
+                            cwd=Path(__file__).resolve().parents[2])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{args[3]} exited early:\n{log.read_text()[-3000:]}")
+        if ready_marker in log.read_text(errors="replace"):
+            return proc
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{args} did not become ready:\n{log.read_text()[-3000:]}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def worker(e2e_env, tmp_path_factory):
+    """A real Celery worker (prefork, 2 processes) and beat, as separate OS processes."""
+    logs = tmp_path_factory.mktemp("procs")
+    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+    w = _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", "e2e@%h", "--without-mingle",
+                         "--without-gossip"], e2e_env, logs / "worker.log", "ready.")
+    b = _start(celery + ["beat", "-s", str(logs / "beat-schedule")], e2e_env, logs / "beat.log", "beat")
+    yield {"worker": w, "beat": b, "logs": logs}
+    _stop(b)
+    _stop(w)
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(e2e_env):
+    return make_settings(e2e_env["CALLSCOPE_DATABASE_URL"], e2e_env["CALLSCOPE_BROKER_URL"], **{
+        k.removeprefix("CALLSCOPE_").lower(): v for k, v in e2e_env.items()
+        if k in ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOINT_URL",
+                 "CALLSCOPE_S3_ACCESS_KEY_ID", "CALLSCOPE_S3_SECRET_ACCESS_KEY")})
+
+
+@pytest.fixture(scope="session")
+def e2e_app(e2e_settings):
+    application = create_app(e2e_settings)
+    application.extensions["callscope"].storage.ensure_bucket()
+    yield application
+    application.extensions["callscope"].pool.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_tenant(e2e_env, e2e_settings) -> Tenant:
+    from app.db.pool import connect
+
+    with connect(e2e_env["CALLSCOPE_DATABASE_URL"]) as conn:
+        ws = admin.create_workspace(conn, "e2e")
+        agent = admin.create_agent(conn, ws["id"], "e2e agent")
+        token = admin.issue_token(conn, e2e_settings, ws["id"])
+    return Tenant(ws["id"], agent["id"], token["key_id"], token["token"])
+
+
+@pytest.fixture(scope="session")
+def recordings():
+    with RecordingServer() as server:
+        yield server
+
+
+def wait_for_final(client, tenant: Tenant, call_id: int, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        call = client.get(f"/api/public/v1/calls/{call_id}", headers=tenant.headers).get_json()
+        if call["analysis_status"] != "pending":
+            return call
+        time.sleep(0.2)
+    raise AssertionError(f"call {call_id} still pending after {timeout}s: {call}")

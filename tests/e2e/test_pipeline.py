@@ -1,0 +1,110 @@
+"""POST → pending → computed/failed through the real broker, worker process, Postgres and S3."""
+import uuid
+
+import pytest
+import requests
+
+from app.errors import FAILURE_CODES
+from tests.api.conftest import call_body
+from tests.e2e.conftest import wait_for_final
+from tests.support.audio import wav_bytes
+from tests.unit.test_turn_taking_metrics import CALL
+
+URL = "/api/public/v1/calls"
+
+
+@pytest.fixture()
+def client(e2e_app, worker):
+    return e2e_app.test_client()
+
+
+def submit(client, tenant, **fields) -> int:
+    body = call_body(tenant, call_identifier=f"e2e-{uuid.uuid4().hex[:10]}", **fields)
+    response = client.post(URL, json=body, headers=tenant.headers)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def metrics(call):
+    return {m["metric_key"]: m for m in call["standard_metrics"]}
+
+
+def test_transcript_only_call_is_computed_from_timings(client, e2e_tenant):
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, transcript=CALL))
+    assert call["analysis_status"] == "computed", call
+    assert call["call_success"] is True and call["failure"] is None
+    results = metrics(call)
+    assert all(m["status"] == "computed" and m["source"] == "transcript" for m in results.values())
+    assert results["latency_ms"]["result_data"]["average_ms"] == 960
+    assert results["user_interruptions"]["result_data"]["count"] == 2
+    assert results["silence_detection"]["result_data"]["ai_channel"]["total_ms"] == 2500
+    history = [(h["field"], h["from"], h["to"]) for h in call["status_history"]]
+    assert history == [("analysis_status", None, "pending"), ("transcript_branch", "pending", "done"),
+                       ("analysis_status", "pending", "computed")]
+
+
+def test_recording_call_is_stored_in_s3_and_presigned(client, e2e_tenant, recordings):
+    audio = wav_bytes(seconds=3.0, rate=8000)
+    url = recordings.add(f"{uuid.uuid4().hex}.wav", audio)
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=CALL))
+    assert call["analysis_status"] == "computed", call
+    assert call["recording"]["format"] == "wav" and call["recording"]["channels"] == 2
+    assert call["recording"]["sample_rate"] == 8000 and call["recording"]["duration_seconds"] == pytest.approx(3.0)
+    assert "X-Amz-Signature" in call["recording_url"] and f"/{call['id']}/original.wav" in call["recording_url"]
+    assert requests.get(call["recording_url"], timeout=10).content == audio
+    branches = [(h["field"], h["to"]) for h in call["status_history"] if h["field"] == "audio_branch"]
+    assert branches == [("audio_branch", "fetched"), ("audio_branch", "done")]
+
+
+def test_recording_only_call_skips_timing_metrics_honestly(client, e2e_tenant, recordings):
+    url = recordings.add(f"{uuid.uuid4().hex}.wav", wav_bytes(seconds=1.0))
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=None))
+    assert call["analysis_status"] == "computed"
+    assert {m["status"] for m in call["standard_metrics"]} == {"skipped"}
+    assert {m["error"]["code"] for m in call["standard_metrics"]} == {"no_transcript"}
+
+
+@pytest.mark.parametrize("path,code", [("/status/404", "recording_unreachable"),
+                                       ("/files/notes.txt", "undecodable_audio"),
+                                       ("/status/503", "recording_unreachable")])
+def test_bad_recordings_fail_with_their_code_but_keep_transcript_metrics(client, e2e_tenant, recordings,
+                                                                         path, code):
+    recordings.add("notes.txt", b"these are not the droids", "text/plain")
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=recordings.url(path),
+                                                     transcript=CALL))
+    assert call["analysis_status"] == "failed"
+    assert call["failure"]["code"] == code and call["failure"]["message"]
+    assert call["recording_url"] is None and call["call_success"] is None
+    # the transcript branch was not stopped by the recording's failure
+    assert metrics(call)["talk_ratio"]["status"] == "computed"
+
+
+def test_503_was_retried_before_failing(client, e2e_tenant, recordings):
+    before = sum(1 for path, _ in recordings.requests if path == "/status/502")
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=recordings.url("/status/502")))
+    assert call["failure"]["code"] == "recording_unreachable" and "after 2 retries" in call["failure"]["message"]
+    assert sum(1 for path, _ in recordings.requests if path == "/status/502") - before == 3
+
+
+def test_private_address_is_refused_without_dialling(client, e2e_tenant):
+    # the worker runs confined to loopback: 10.x is refused by the guard before any connection
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url="http://10.20.30.40/a.wav"))
+    assert call["failure"]["code"] == "recording_forbidden_address"
+    assert "recording_forbidden_address" in FAILURE_CODES
+
+
+def test_call_accepted_while_broker_down_is_delivered_by_the_sweeper(e2e_app, worker, e2e_tenant, recordings):
+    from app.service.calls import submit_call
+    from dataclasses import replace
+
+    class BrokerDown:
+        def enqueue_analysis(self, call_id):
+            return False  # as TaskQueue does when Redis is unreachable
+
+    deps = replace(e2e_app.extensions["callscope"], queue=BrokerDown())
+    body = {**call_body(e2e_tenant, call_identifier=f"sweep-{uuid.uuid4().hex[:8]}", transcript=CALL),
+            "observation_type": "voice", "call_direction": "inbound"}
+    accepted = submit_call(deps, e2e_tenant.workspace_id, body)
+    client = e2e_app.test_client()
+    call = wait_for_final(client, e2e_tenant, accepted["id"], timeout=90)
+    assert call["analysis_status"] == "computed"
