@@ -1,0 +1,41 @@
+"""Settings are read once from the environment and refuse bad values at start."""
+import pytest
+
+from app.settings import SETTINGS_DOC, Settings, SettingsError
+
+GOOD = {"CALLSCOPE_JWT_KEYS": "k1:" + "a" * 40, "CALLSCOPE_SECRET_KEY": "b" * 40}
+
+
+def test_defaults_are_the_single_machine_setup():
+    s = Settings.from_env(GOOD)
+    assert s.storage == "local" and s.fetch_networks is None  # public-only SSRF guard by default
+    assert s.max_recording_bytes == 200 * 1024 * 1024 and s.max_recording_seconds == 4 * 3600
+    assert s.fetch_max_redirects == 3 and s.fetch_connect_timeout == 5 and s.fetch_read_timeout == 30
+    assert s.stale_after_seconds == 600 and s.jwt_keys == (("k1", "a" * 40),)
+
+
+def test_loopback_confinement_parses():
+    s = Settings.from_env({**GOOD, "CALLSCOPE_FETCH_NETWORKS": "127.0.0.0/8, ::1/128"})
+    assert [str(n) for n in s.fetch_networks] == ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"CALLSCOPE_JWT_KEYS": ""}, "CALLSCOPE_JWT_KEYS"),
+    ({"CALLSCOPE_JWT_KEYS": "k1:short"}, "shorter than 32"),
+    ({"CALLSCOPE_JWT_KEYS": "nocolon"}, "CALLSCOPE_JWT_KEYS"),
+    ({"CALLSCOPE_SECRET_KEY": "x"}, "CALLSCOPE_SECRET_KEY"),
+    ({"CALLSCOPE_STORAGE": "ftp"}, "CALLSCOPE_STORAGE"),
+    ({"CALLSCOPE_MAX_RECORDING_BYTES": "lots"}, "CALLSCOPE_MAX_RECORDING_BYTES"),
+    ({"CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS": "0"}, "CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS"),
+    ({"CALLSCOPE_FETCH_NETWORKS": "not-a-net"}, "CALLSCOPE_FETCH_NETWORKS"),
+    ({"CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS": "100"}, "VISIBILITY_TIMEOUT"),
+])
+def test_bad_values_name_their_variable(env, needle):
+    with pytest.raises(SettingsError, match=needle):
+        Settings.from_env({**GOOD, **env})
+
+
+def test_every_setting_is_documented_in_the_readme():
+    readme = open("README.md", encoding="utf-8").read()
+    missing = [var for _, var, _, _ in SETTINGS_DOC if f"`{var}`" not in readme]
+    assert not missing, f"README settings table lacks {missing}"

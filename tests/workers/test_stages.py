@@ -1,0 +1,160 @@
+"""Stage functions called directly (no broker): idempotency, the join, attempt counting."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+
+import pytest
+
+from app.db.pool import open_pool
+from app.service import admin
+from app.service.calls import submit_call
+from app.service.deps import Deps
+from app.storage import LocalStorage
+from tests.conftest import make_settings
+from tests.support.audio import wav_bytes
+from tests.support.http_server import RecordingServer
+from tests.unit.test_turn_taking_metrics import CALL
+from workers.context import WorkerDeps
+from workers.fetch import AddressPolicy, Downloader, FetchLimits
+from workers.pipeline import AUDIO_METRICS, FETCH_RECORDING, FINALIZE, TRANSCRIPT_METRICS
+from workers.stages import analyze, audio, finalize, recording, sweep, transcript
+
+pytestmark = pytest.mark.services
+
+
+class Sent:
+    """Records sent tasks instead of publishing them (the stage under test is run by hand)."""
+
+    def __init__(self):
+        self.tasks: list[tuple[str, int, tuple]] = []
+
+    def __call__(self, name, call_id, then=()):
+        self.tasks.append((name, call_id, tuple(then)))
+
+
+class NoQueue:
+    def enqueue_analysis(self, call_id):
+        return True
+
+
+@pytest.fixture()
+def env(db, test_db_url, tmp_path):
+    settings = make_settings(test_db_url, "redis://127.0.0.1:1/0", storage_dir=str(tmp_path / "s"))
+    pool = open_pool(test_db_url, 4, 3)
+    storage = LocalStorage(str(tmp_path / "s"), settings.public_base_url, settings.secret_key)
+    sent = Sent()
+    downloader = Downloader(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")]),
+                            FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10))
+    wdeps = WorkerDeps(settings, pool, storage, downloader, sent)
+    ws = admin.create_workspace(db, "stages")
+    agent = admin.create_agent(db, ws["id"], "bot")
+    api = Deps(settings, pool, NoQueue(), storage)
+
+    def new_call(**fields):
+        body = {"call_identifier": f"c{len(sent.tasks)}-{fields.get('label', '')}-{id(fields)}",
+                "agent_id": agent["id"], "client_id": ws["id"], "observation_type": "voice",
+                "call_direction": "inbound", **fields}
+        return submit_call(api, ws["id"], body)["id"]
+
+    yield wdeps, sent, new_call, db
+    pool.close()
+
+
+def row(db, call_id):
+    return db.execute("SELECT * FROM calls WHERE id = %s", (call_id,)).fetchone()
+
+
+def results(db, call_id):
+    return {r["metric_key"]: r for r in db.execute(
+        "SELECT * FROM metric_results WHERE call_id = %s", (call_id,))}
+
+
+def test_transcript_branch_runs_once_and_triggers_finalize_once(env):
+    deps, sent, new_call, db = env
+    call_id = new_call(transcript=CALL)
+    analyze.analyze_call(deps, call_id)
+    assert sent.tasks == [(TRANSCRIPT_METRICS, call_id, ())]
+    transcript.compute_transcript_metrics(deps, call_id)
+    first = results(db, call_id)
+    transcript.compute_transcript_metrics(deps, call_id)  # a redelivery
+    assert results(db, call_id) == first
+    assert [t for t in sent.tasks if t[0] == FINALIZE] == [(FINALIZE, call_id, ())]
+    finalize.finalize_call(deps, call_id)
+    finalize.finalize_call(deps, call_id)
+    history = db.execute("SELECT field, to_status FROM call_status_history WHERE call_id = %s ORDER BY id",
+                         (call_id,)).fetchall()
+    assert [(h["field"], h["to_status"]) for h in history] == [
+        ("analysis_status", "pending"), ("transcript_branch", "done"), ("analysis_status", "computed")]
+
+
+def test_join_waits_for_both_branches(env):
+    deps, sent, new_call, db = env
+    with RecordingServer() as server:
+        call_id = new_call(transcript=CALL, recording_url=server.add("a.wav", wav_bytes(1.0)))
+        analyze.analyze_call(deps, call_id)
+        assert sorted(sent.tasks) == sorted([(TRANSCRIPT_METRICS, call_id, ()),
+                                             (FETCH_RECORDING, call_id, (AUDIO_METRICS,))])
+        transcript.compute_transcript_metrics(deps, call_id)
+        assert not any(t[0] == FINALIZE for t in sent.tasks)  # audio still running
+        recording.fetch_recording(deps, call_id)
+        recording.fetch_recording(deps, call_id)  # redelivered: finds the branch fetched, does nothing
+        assert deps.storage.exists(row(db, call_id)["recording_key"])
+        audio.compute_audio_metrics(deps, call_id)
+        assert [t for t in sent.tasks if t[0] == FINALIZE] == [(FINALIZE, call_id, ())]
+
+
+def test_stage_delivered_too_often_fails_the_call_worker_lost(env):
+    deps, sent, new_call, db = env
+    call_id = new_call(transcript=CALL)
+    analyze.analyze_call(deps, call_id)
+    # simulate deliveries that killed their worker before finishing
+    db.execute("INSERT INTO stage_runs (call_id, stage, deliveries) VALUES (%s, %s, %s)",
+               (call_id, TRANSCRIPT_METRICS, deps.settings.max_stage_deliveries))
+    db.commit()
+    transcript.compute_transcript_metrics(deps, call_id)
+    call = row(db, call_id)
+    assert call["analysis_status"] == "failed" and call["failure_code"] == "worker_lost"
+    assert {r["status"] for r in results(db, call_id).values()} == {"failed"}
+
+
+def test_sweeper_requeues_stale_and_gives_up_after_max_attempts(env):
+    deps, sent, new_call, db = env
+    deps = replace(deps, settings=replace(deps.settings, stale_after_seconds=60, max_attempts=2))
+    call_id = new_call(transcript=CALL)
+
+    def age():
+        db.execute("UPDATE calls SET progressed_at = now() - interval '2 minutes' WHERE id = %s", (call_id,))
+        db.commit()
+
+    assert sweep.sweep_stale_calls(deps) == {"requeued": 0, "failed": 0}  # fresh: left alone
+    for expected in ({"requeued": 1, "failed": 0}, {"requeued": 1, "failed": 0}, {"requeued": 0, "failed": 1}):
+        age()
+        assert sweep.sweep_stale_calls(deps) == expected
+    call = row(db, call_id)
+    assert call["analysis_status"] == "failed" and call["failure_code"] == "analysis_timeout"
+
+
+def test_text_observation_skips_voice_metrics(env):
+    deps, sent, new_call, db = env
+    call_id = new_call(transcript=CALL, observation_type="text")
+    analyze.analyze_call(deps, call_id)
+    transcript.compute_transcript_metrics(deps, call_id)
+    res = results(db, call_id)
+    assert res["latency_ms"]["status"] == "computed"
+    assert res["talk_ratio"]["status"] == "skipped" and res["talk_ratio"]["error_code"] == "text_observation"
+
+
+def test_failed_metric_fails_the_call_with_metric_failed(env, monkeypatch):
+    deps, sent, new_call, db = env
+    from workers.metrics import registry
+
+    monkeypatch.setitem(registry.REGISTRY, "talk_ratio", lambda data: 1 / 0)
+    call_id = new_call(transcript=CALL)
+    analyze.analyze_call(deps, call_id)
+    transcript.compute_transcript_metrics(deps, call_id)
+    finalize.finalize_call(deps, call_id)
+    call = row(db, call_id)
+    assert call["analysis_status"] == "failed" and call["failure_code"] == "metric_failed"
+    res = results(db, call_id)
+    assert res["talk_ratio"]["error_code"] == "metric_error" and res["latency_ms"]["status"] == "computed"
