@@ -18,8 +18,8 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = [
     ("AI Assistant", "en-us+f3", 0.6, "Thank you for calling Harbor Dental. This is Ava. How can I help you today?"),
     ("User", "en-gb+m3", 6.1, "Hi, I need to move my cleaning appointment to next week."),
-    ("AI Assistant", "en-us+f3", 9.4, "Of course. Can I have your date of birth to find your booking?"),
-    ("User", "en-gb+m3", 13.9, "March third, nineteen eighty five."),
+    ("AI Assistant", "en-us+f3", 10.2, "Of course. Can I have your date of birth to find your booking?"),
+    ("User", "en-gb+m3", 14.4, "March third, nineteen eighty five."),
     ("AI Assistant", "en-us+f3", 17.8, "Thanks. I see you on Tuesday at ten. Would Thursday at two work instead?"),
     ("User", "en-gb+m3", 21.6, "Actually, is there anything in the morning?"),
     ("AI Assistant", "en-us+f3", 25.3, "Yes, Thursday at nine is open. Shall I book it?"),
