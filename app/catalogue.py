@@ -60,8 +60,3 @@ STANDARD_METRICS: tuple[StandardMetric, ...] = (
 
 STANDARD_KEYS = tuple(m.key for m in STANDARD_METRICS)
 
-
-def metric_keys_for(disabled: list[str] | tuple[str, ...]) -> list[str]:
-    """The standard metrics a new call of an agent gets, in catalogue order."""
-    off = set(disabled)
-    return [key for key in STANDARD_KEYS if key not in off]

@@ -20,9 +20,9 @@ class SettingsError(ValueError):
 
 # (field, env var, default, meaning). Defaults are the single-machine development setup.
 SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
-    ("database_url", "CALLSCOPE_DATABASE_URL", "postgresql://callscope@127.0.0.1:55432/callscope",
+    ("database_url", "CALLSCOPE_DATABASE_URL", "postgresql://callscope@127.0.0.1:25432/callscope",
      "Postgres connection URL (the record of every call)."),
-    ("broker_url", "CALLSCOPE_BROKER_URL", "redis://127.0.0.1:56379/0",
+    ("broker_url", "CALLSCOPE_BROKER_URL", "redis://127.0.0.1:26379/0",
      "Celery broker (Redis). Configure Redis with `maxmemory-policy noeviction`."),
     ("jwt_keys", "CALLSCOPE_JWT_KEYS", "",
      "Signing keys for API tokens, `kid:secret[,kid:secret…]`; the first one signs, all verify "
@@ -195,3 +195,15 @@ def _parse_networks(value: str):
     if not nets:
         raise ValueError("expected `public` or a list of CIDR networks")
     return nets
+
+
+def markdown_table() -> str:
+    """The README's settings table (`python -m app.settings` prints it)."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for _, var, default, meaning in SETTINGS_DOC:
+        rows.append(f"| `{var}` | `{default}` | {meaning} |" if default else f"| `{var}` | (required) | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

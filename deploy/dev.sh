@@ -16,8 +16,8 @@ SMOKE=0
 [ "${1:-}" = "--smoke" ] && SMOKE=1
 STATE="$ROOT/.callscope-dev"
 PORT=${CALLSCOPE_PORT:-8000}
-PG_PORT=${CALLSCOPE_DEV_PG_PORT:-55432}
-REDIS_PORT=${CALLSCOPE_DEV_REDIS_PORT:-56379}
+PG_PORT=${CALLSCOPE_DEV_PG_PORT:-25432}
+REDIS_PORT=${CALLSCOPE_DEV_REDIS_PORT:-26379}
 VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server

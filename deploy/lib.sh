@@ -1,6 +1,7 @@
 # Shared by deploy/dev.sh and deploy/test.sh: install and run local Postgres, Redis and an S3
 # endpoint on loopback, without Docker and without systemd. Source it; do not run it.
-# Every service listens on 127.0.0.1 only.
+# Every service listens on 127.0.0.1 only, on ports below 32768: ports inside Linux's ephemeral
+# range (32768–60999) can be taken at random by outgoing connections and then fail to bind.
 
 log() { printf '\033[1;34m[callscope]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[callscope]\033[0m %s\n' "$*" >&2; exit 1; }
@@ -83,11 +84,15 @@ start_redis() {
   redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$dir" \
     --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --maxmemory-policy noeviction \
     "${durability[@]}" >/dev/null
-  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
-  die "Redis did not start (see $dir/redis.log)"
+  for _ in $(seq 200); do redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  tail -n 20 "$dir/redis.log" >&2 || true
+  die "Redis did not start on port $port"
 }
 
-stop_redis() { redis-cli -h 127.0.0.1 -p "$1" shutdown nosave >/dev/null 2>&1 || true; }
+stop_redis() {
+  redis-cli -h 127.0.0.1 -p "$1" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p "$1" ping >/dev/null 2>&1 || return 0; sleep 0.1; done
+}
 
 # start_moto VENV DIR PORT — an S3-compatible endpoint (moto server) for tests.
 start_moto() {

@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
 
-PG_PORT=${CALLSCOPE_TEST_PG_PORT:-55433}
-REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-56380}
-S3_PORT=${CALLSCOPE_TEST_S3_PORT:-55900}
+PG_PORT=${CALLSCOPE_TEST_PG_PORT:-25433}
+REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-26380}
+S3_PORT=${CALLSCOPE_TEST_S3_PORT:-25900}
 VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server

@@ -36,20 +36,32 @@ _FILTERS = {
 }
 
 
-def insert_call(conn: psycopg.Connection, values: dict) -> int | None:
-    """Insert a call; None when the workspace already has its call_identifier (the caller's 409).
+def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) -> dict:
+    """Insert a call of a live agent of the workspace, with one pending result per metric key
+    the agent has not disabled and the first history row — ONE statement, atomic on its own
+    and a single round trip (the hot path of POST /calls).
 
-    The unique index decides between concurrent duplicates: never select-then-insert.
+    Returns {"agent_found": bool, "call_id": int | None}: call_id is None when the agent is
+    not found or the workspace already has the call_identifier (the unique index decides
+    between concurrent duplicates: never select-then-insert).
     """
     params = {c: (Jsonb(values[c]) if c in _JSON_COLUMNS and values.get(c) is not None else values.get(c))
               for c in _INSERT_COLUMNS}
-    row = conn.execute(
-        f"INSERT INTO calls ({', '.join(_INSERT_COLUMNS)})"
-        f" VALUES ({', '.join(f'%({c})s' for c in _INSERT_COLUMNS)})"
-        " ON CONFLICT (workspace_id, call_identifier) DO NOTHING RETURNING id",
+    params["metric_keys"] = metric_keys
+    return conn.execute(
+        "WITH agent AS (SELECT id, disabled_standard_metrics FROM agents"
+        "  WHERE id = %(agent_id)s AND workspace_id = %(workspace_id)s AND deleted_at IS NULL),"
+        f" new_call AS (INSERT INTO calls ({', '.join(_INSERT_COLUMNS)})"
+        f"  SELECT {', '.join(f'%({c})s' for c in _INSERT_COLUMNS)} FROM agent"
+        "  ON CONFLICT (workspace_id, call_identifier) DO NOTHING RETURNING id),"
+        " pending AS (INSERT INTO metric_results (call_id, metric_key)"
+        "  SELECT new_call.id, key FROM new_call, agent, unnest(%(metric_keys)s::text[]) WITH ORDINALITY AS k(key, n)"
+        "  WHERE key <> ALL (agent.disabled_standard_metrics) ORDER BY n),"
+        " history AS (INSERT INTO call_status_history (call_id, field, from_status, to_status)"
+        "  SELECT id, 'analysis_status', NULL, 'pending' FROM new_call)"
+        " SELECT EXISTS (SELECT 1 FROM agent) AS agent_found, (SELECT id FROM new_call) AS call_id",
         params,
     ).fetchone()
-    return row["id"] if row else None
 
 
 def call_id_by_identifier(conn: psycopg.Connection, workspace_id: int, call_identifier: str) -> int | None:

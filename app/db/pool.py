@@ -12,15 +12,20 @@ from app.errors import ServiceUnavailable
 
 
 def open_pool(database_url: str, max_size: int, timeout: float) -> ConnectionPool:
-    """Open a pool that fails fast (→ 503) instead of hanging when Postgres is down."""
+    """Open a pool that fails fast (→ 503) instead of hanging when Postgres is down.
+
+    Connections are in autocommit mode: a single statement is its own transaction (one round
+    trip, which is what keeps POST /calls fast), and `transaction()` opens an explicit one for
+    units of several statements. A connection broken by a Postgres restart is discarded by the
+    pool when it comes back in a bad state.
+    """
     pool = ConnectionPool(
         database_url,
         min_size=1,
         max_size=max_size,
         timeout=timeout,
         open=False,
-        kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout))},
-        check=ConnectionPool.check_connection,
+        kwargs={"row_factory": dict_row, "connect_timeout": max(1, int(timeout)), "autocommit": True},
         reconnect_timeout=0,  # keep retrying forever in the background; requests get 503 meanwhile
     )
     pool.open(wait=False)
@@ -28,14 +33,26 @@ def open_pool(database_url: str, max_size: int, timeout: float) -> ConnectionPoo
 
 
 @contextlib.contextmanager
-def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
-    """One unit of work: commit on success, roll back on error; DB outages → ServiceUnavailable."""
+def _unavailable_on_outage() -> Iterator[None]:
     try:
-        with pool.connection() as conn:
-            with conn.transaction():
-                yield conn
+        yield
     except (PoolTimeout, psycopg.OperationalError) as exc:
         raise ServiceUnavailable(details={"reason": type(exc).__name__}) from exc
+
+
+@contextlib.contextmanager
+def transaction(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """One unit of work: commit on success, roll back on error; DB outages → ServiceUnavailable."""
+    with _unavailable_on_outage(), pool.connection() as conn, conn.transaction():
+        yield conn
+
+
+@contextlib.contextmanager
+def autocommit(pool: ConnectionPool) -> Iterator[psycopg.Connection]:
+    """A connection whose every statement commits alone: for single reads, or one atomic
+    statement, without the BEGIN/COMMIT round trips. DB outages → ServiceUnavailable."""
+    with _unavailable_on_outage(), pool.connection() as conn:
+        yield conn
 
 
 def connect(database_url: str) -> psycopg.Connection:

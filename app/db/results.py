@@ -5,16 +5,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 
-def insert_pending_results(conn: psycopg.Connection, call_id: int, metric_keys: list[str]) -> None:
-    if not metric_keys:
-        return
-    conn.execute(
-        "INSERT INTO metric_results (call_id, metric_key)"
-        " SELECT %s, unnest(%s::text[]) ON CONFLICT DO NOTHING",
-        (call_id, metric_keys),
-    )
-
-
 def pending_metric_keys(conn: psycopg.Connection, call_id: int) -> list[str]:
     return [r["metric_key"] for r in conn.execute(
         "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending' ORDER BY metric_key",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.auth import bearer_token, decode_token
-from app.db.pool import transaction
+from app.db.pool import autocommit
 from app.db.workspaces import active_key_workspace
 from app.errors import Unauthorized
 from app.service.deps import Deps
@@ -11,7 +11,7 @@ from app.service.deps import Deps
 def authenticate(deps: Deps, authorization_header: str | None) -> int:
     """The workspace id the bearer token speaks for; raises Unauthorized."""
     workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header))
-    with transaction(deps.pool) as conn:
+    with autocommit(deps.pool) as conn:
         key_workspace = active_key_workspace(conn, key_id)
     # A key of another workspace with a tampered `sub` fails here too.
     if key_workspace != workspace_id:

@@ -9,7 +9,7 @@ from app.db import agents as agents_db
 from app.db import calls as calls_db
 from app.db import history as history_db
 from app.db import results as results_db
-from app.db.pool import transaction
+from app.db.pool import autocommit, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.service.deps import Deps
 
@@ -17,7 +17,7 @@ MAX_METADATA_BYTES = 64 * 1024
 
 
 def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
-    """Store a call and its pending metric rows, commit, then enqueue the analysis.
+    """Store a call and its pending metric rows (committed), then enqueue the analysis.
 
     Raises NotFound (client or agent not in the workspace), ValidationFailed (metric_ids),
     Conflict (call_identifier already used; details carry the existing id).
@@ -39,19 +39,19 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         # a text observation never runs audio work, even when a recording is attached
         "audio_branch": "pending" if (has_recording and voice) else "not_applicable",
     }
-    with transaction(deps.pool) as conn:
-        agent = agents_db.get_agent(conn, workspace_id, data["agent_id"])
-        if agent is None:
+    with autocommit(deps.pool) as conn:
+        if data.get("metric_ids"):
+            unknown = agents_db.missing_custom_metric_ids(conn, workspace_id, data["metric_ids"])
+            if unknown:
+                raise ValidationFailed(details={"metric_ids": [f"Unknown metric id(s): {unknown}."]})
+        # one atomic statement: the call, its pending results and its history row, or nothing
+        inserted = calls_db.insert_call(conn, values, list(catalogue.STANDARD_KEYS))
+        if not inserted["agent_found"]:
             raise NotFound("No such agent.", details={"agent_id": data["agent_id"]})
-        unknown = agents_db.missing_custom_metric_ids(conn, workspace_id, data.get("metric_ids") or [])
-        if unknown:
-            raise ValidationFailed(details={"metric_ids": [f"Unknown metric id(s): {unknown}."]})
-        call_id = calls_db.insert_call(conn, values)
-        if call_id is None:
+        if inserted["call_id"] is None:
             existing = calls_db.call_id_by_identifier(conn, workspace_id, data["call_identifier"])
             raise Conflict(details={"id": existing, "call_identifier": data["call_identifier"]})
-        results_db.insert_pending_results(conn, call_id, catalogue.metric_keys_for(agent["disabled_standard_metrics"]))
-        history_db.record_transition(conn, call_id, "analysis_status", None, "pending")
+        call_id = inserted["call_id"]
     # After the commit: the worker must never be handed a row it cannot see yet.
     deps.queue.enqueue_analysis(call_id)
     return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": "pending"}

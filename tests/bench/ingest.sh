@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Ingest throughput benchmark (not part of the test run). Starts Postgres and Redis on loopback,
+# serves the real API under gunicorn, loads POST /calls (20-turn transcript) with wrk from
+# loopback for a bounded time, then the same against a bare INSERT + LPUSH endpoint (the
+# ceiling). Prints accepted calls/s, p50/p99 latency and the ratio.
+#   tests/bench/ingest.sh [seconds=15] [connections=16] [gunicorn workers=4]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source deploy/lib.sh
+DURATION=${1:-15}; CONNS=${2:-16}; WORKERS=${3:-4}; THREADS=${WRK_THREADS:-2}
+PG_PORT=25434; REDIS_PORT=26381; API_PORT=18080; CEIL_PORT=18081
+VENV=${CALLSCOPE_VENV:-.venv}
+ensure_packages initdb:postgresql redis-server:redis-server wrk:wrk
+ensure_venv "$VENV" test
+STATE=$(mktemp -d /tmp/callscope-bench.XXXXXX); chmod 755 "$STATE"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true
+            stop_redis "$REDIS_PORT"; stop_postgres "$STATE/pg"; rm -rf "$STATE"; }
+trap cleanup EXIT
+start_postgres "$STATE/pg" "$PG_PORT" callscope callscope callscope on   # durable: fsync on
+start_redis "$STATE/redis" "$REDIS_PORT" yes
+export CALLSCOPE_DATABASE_URL="postgresql://callscope@127.0.0.1:$PG_PORT/callscope"
+export CALLSCOPE_BROKER_URL="redis://127.0.0.1:$REDIS_PORT/0"
+export CALLSCOPE_JWT_KEYS="bench:$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
+export CALLSCOPE_SECRET_KEY="$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')"
+export CALLSCOPE_STORAGE_DIR="$STATE/storage" CALLSCOPE_LOG_LEVEL=WARNING CALLSCOPE_DB_POOL_MAX=4
+"$VENV/bin/callscope" --json db migrate >/dev/null
+ws=$("$VENV/bin/callscope" --json workspaces create bench | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+agent=$("$VENV/bin/callscope" --json agents create --workspace "$ws" bench | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+export BENCH_TOKEN=$("$VENV/bin/callscope" --json tokens issue --workspace "$ws" | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+export BENCH_BODY="$STATE/body.json" BENCH_RUN=$$
+"$VENV/bin/python" - "$ws" "$agent" >"$BENCH_BODY" <<'PY'
+import json, sys
+turns, t = [], 0.5
+for i in range(20):
+    role = "AI Assistant" if i % 2 == 0 else "User"
+    text = ("Thanks for calling, I can help you reschedule that appointment to another day this week."
+            if role == "AI Assistant" else "Yes please, I would like Thursday morning if that is possible.")
+    turns.append({"role": role, "content": text, "start_time": round(t, 2), "end_time": round(t + 4.2, 2)})
+    t += 5.0
+print(json.dumps({"call_identifier": "__CALL_ID__", "agent_id": int(sys.argv[2]), "client_id": int(sys.argv[1]),
+                  "recording_url": "https://recordings.example.com/calls/__CALL_ID__.wav", "transcript": turns,
+                  "call_direction": "inbound", "metadata": {"campaign": "bench"}}))
+PY
+echo "body: $(wc -c <"$BENCH_BODY") bytes, 20 turns; gunicorn workers: $WORKERS; wrk: 2 threads, $CONNS connections, ${DURATION}s"
+
+"$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$API_PORT" --log-level warning "app:create_app()" &
+PIDS+=($!)
+"$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$CEIL_PORT" --log-level warning --chdir tests/bench "ceiling_app:create_app()" &
+PIDS+=($!)
+for port in $API_PORT $CEIL_PORT; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+done
+
+run() {  # slug label url
+  wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s tests/bench/post_call.lua "$3" >"$STATE/$1.txt"
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' "$STATE/$1.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$STATE/$1.txt"); p99=$(awk '$1=="99%" {print $2}' "$STATE/$1.txt")
+  errors=$(awk '/Non-2xx/ {print $5}' "$STATE/$1.txt"); errors=${errors:-0}
+  printf '%-28s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$errors"
+  echo "$rps" >"$STATE/$1.rps"
+}
+run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls"
+run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling"
+accepted=$("$VENV/bin/python" -c "import psycopg; print(psycopg.connect('$CALLSCOPE_DATABASE_URL').execute('select count(*) from calls').fetchone()[0])")
+queued=$(redis-cli -p "$REDIS_PORT" llen calls)
+echo "calls stored in Postgres: $accepted; analysis tasks waiting in the broker queue: $queued"
+"$VENV/bin/python" -c "
+a=float(open('$STATE/api.rps').read()); c=float(open('$STATE/ceiling.rps').read())
+print(f'ratio to ceiling: {a/c:.2f}')"
