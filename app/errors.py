@@ -83,4 +83,6 @@ SKIP_REASONS = {
     "no_ai_speech": "The transcript has no timed AI speech.",
     "not_enough_turns": "The call has no user turn followed by an AI turn.",
     "outbound_call": "Time to first word is measured on inbound calls only.",
+    "no_speech": "Neither party speaks in the timed transcript.",
+    "text_observation": "A text conversation has no voice to measure.",
 }

@@ -60,3 +60,25 @@ def test_unknown_route_and_method_use_the_error_shape(client, tenant):
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     response = client.delete("/api/public/v1/calls", headers=tenant.headers)
     assert response.status_code == 405 and response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_database_down_is_503_with_the_error_body(settings, tenant):
+    """Postgres unreachable: 503 `database_unavailable` within the timeout, never a 500 or a hang."""
+    import time
+    from dataclasses import replace
+
+    from app import create_app
+
+    dead = replace(settings, database_url="postgresql://callscope@127.0.0.1:9/none", db_timeout_seconds=1.0)
+    app = create_app(dead)
+    try:
+        client = app.test_client()
+        started = time.monotonic()
+        response = client.get("/api/public/v1/calls", headers=tenant.headers)
+        assert response.status_code == 503 and response.headers["Retry-After"]
+        assert response.get_json()["error"]["code"] == "database_unavailable"
+        assert time.monotonic() - started < 10
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["checks"]["database"] == "unreachable"
+    finally:
+        app.extensions["callscope"].pool.close(timeout=1)

@@ -1,4 +1,6 @@
 """GET /calls/{id}, GET /calls and PATCH /calls/{id}."""
+import tempfile
+
 import pytest
 
 from tests.api.conftest import call_body
@@ -91,3 +93,29 @@ def test_patch_rejects_other_fields(client, tenant, body, field):
 def test_unknown_call_404(client, tenant):
     assert client.get(f"{URL}/404404", headers=tenant.headers).status_code == 404
     assert client.get(f"{URL}/nope", headers=tenant.headers).status_code == 404
+
+
+def test_local_storage_recording_url_is_a_working_signed_link(app, client, db, tenant):
+    from urllib.parse import urlsplit
+
+    from app.db.pipeline import set_recording
+    from app.storage import recording_key
+
+    call_id = submit(client, tenant)
+    storage = app.extensions["callscope"].storage
+    key = recording_key(tenant.workspace_id, call_id, "wav")
+    src = tempfile.NamedTemporaryFile(suffix=".wav")
+    src.write(b"RIFF0000WAVEdata")
+    src.flush()
+    storage.put_file(key, src.name, "audio/wav")
+    set_recording(db, call_id, key, {"format": "wav", "codec": "pcm_s16le", "duration_seconds": 1.0,
+                                     "channels": 2, "sample_rate": 8000, "bytes": 16})
+    db.commit()
+    call = client.get(f"{URL}/{call_id}", headers=tenant.headers).get_json()
+    link = urlsplit(call["recording_url"])
+    assert call["recording"]["channels"] == 2
+    response = client.get(f"{link.path}?{link.query}")  # no bearer token: the signature authorises
+    assert response.status_code == 200 and response.data == b"RIFF0000WAVEdata"
+    assert response.mimetype == "audio/wav"
+    tampered = client.get(f"{link.path}?{link.query.replace('original.wav', 'original.mp3')}")
+    assert tampered.status_code == 404 and tampered.get_json()["error"]["code"] == "not_found"
