@@ -49,6 +49,9 @@ def celery_config(settings: Settings) -> dict:
         "task_soft_time_limit": max(1, settings.task_time_limit_seconds - 30),
         "task_publish_retry_policy": _PUBLISH_RETRY,
         "worker_hijack_root_logger": False,
+        # workers' task events feed Flower (monitoring) over Redis pub/sub; no "sent" event,
+        # which would add a second publish to every POST /calls
+        "worker_send_task_events": True,
         "broker_pool_limit": 10,
     }
 
