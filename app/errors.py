@@ -69,6 +69,7 @@ FAILURE_CODES = {
     "recording_too_large": "The recording exceeds the size limit.",
     "recording_too_long": "The recording exceeds the duration limit.",
     "undecodable_audio": "The recording is not WAV, MP3 or M4A audio that can be decoded.",
+    "storage_unavailable": "The recording could not be written to storage (still failing after retries).",
     "worker_lost": "A stage killed its worker repeatedly; the call was given up.",
     "analysis_timeout": "The call made no progress after repeated re-enqueues by the sweeper.",
     "metric_failed": "At least one metric failed; see each metric's error.",

@@ -1,10 +1,14 @@
 """JSON logs, one object per line, with `call_id` and `task` when the record carries them."""
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import sys
 import time
+
+# Fields added to every record logged while they are set (the worker sets task and call_id).
+log_context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -17,6 +21,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        entry.update(log_context.get())
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)

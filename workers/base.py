@@ -6,6 +6,8 @@ import random
 
 from celery import Task
 
+from app.errors import ServiceUnavailable
+
 log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 300  # seconds; kept far below the broker's visibility timeout
 
@@ -22,7 +24,13 @@ class StageTask(Task):
 
     acks_late = True
     reject_on_worker_lost = True
-    max_retries = None  # retry budgets are per stage, from settings
+    # Postgres unreachable mid-stage is transient: retry with backoff (the stage re-reads its
+    # state, so a retry repeats nothing that was committed). Other budgets are per stage.
+    autoretry_for = (ServiceUnavailable,)
+    max_retries = 5
+    retry_backoff = 2
+    retry_backoff_max = MAX_RETRY_DELAY
+    retry_jitter = True
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         """An unexpected exception is a bug, not a transient fault: fail the call with a code

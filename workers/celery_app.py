@@ -7,7 +7,7 @@ import threading
 
 from celery import Celery, chain, signals
 
-from app.logs import configure_logging
+from app.logs import configure_logging, log_context
 from app.queue import QUEUE, celery_config
 from app.settings import Settings
 from workers.context import WorkerDeps
@@ -66,3 +66,16 @@ def deps() -> WorkerDeps:
 @signals.setup_logging.connect
 def _logging(**_):
     configure_logging(settings.log_level)
+
+
+@signals.task_prerun.connect
+def _log_task(task=None, args=None, **_):
+    context = {"task": task.name}
+    if args and isinstance(args[0], int):
+        context["call_id"] = args[0]
+    log_context.set(context)
+
+
+@signals.task_postrun.connect
+def _unlog_task(**_):
+    log_context.set({})

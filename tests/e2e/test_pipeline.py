@@ -8,7 +8,7 @@ from app.errors import FAILURE_CODES
 from tests.api.conftest import call_body
 from tests.e2e.conftest import wait_for_final
 from tests.support.audio import wav_bytes
-from tests.unit.test_turn_taking_metrics import CALL
+from tests.support.transcripts import CALL
 
 URL = "/api/public/v1/calls"
 

@@ -14,7 +14,7 @@ from app.storage import LocalStorage
 from tests.conftest import make_settings
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
-from tests.unit.test_turn_taking_metrics import CALL
+from tests.support.transcripts import CALL
 from workers.context import WorkerDeps
 from workers.fetch import AddressPolicy, Downloader, FetchLimits
 from workers.pipeline import AUDIO_METRICS, FETCH_RECORDING, FINALIZE, TRANSCRIPT_METRICS

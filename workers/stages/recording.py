@@ -40,7 +40,10 @@ def fetch_recording(deps: WorkerDeps, call_id: int) -> None:
             return
         key = recording_key(call["workspace_id"], call_id, info.format)
         # Same key on every re-run: a redelivery overwrites the object instead of adding one.
-        deps.storage.put_file(key, path, CONTENT_TYPES[info.format])
+        try:
+            deps.storage.put_file(key, path, CONTENT_TYPES[info.format])
+        except Exception as exc:  # boto3/OS errors: the store may be back on the next try
+            raise TransientStageError("storage_unavailable", f"Storing the recording failed: {type(exc).__name__}") from exc
     with transaction(deps.pool) as conn:
         pipeline_db.set_recording(conn, call_id, key, info.as_dict())
     complete_branch(deps, call_id, "audio_branch", ("pending",), "fetched")
