@@ -39,6 +39,7 @@ def encoded_bytes(fmt: str, seconds: float = 2.0, rate: int = 16000) -> bytes:
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, start:start + 1024]), format="fltp",
                                                layout="stereo")
             frame.sample_rate = rate
+            frame.pts = start  # explicit timestamps keep the encoder delay out of the timeline
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode(None):

