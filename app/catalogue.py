@@ -2,8 +2,9 @@
 pending result rows a new call gets. The worker's registry (workers/metrics/registry.py)
 implements exactly these keys; a test keeps the two in step.
 
-Metrics that need the waveform (transcription accuracy, voice quality, …) join the catalogue
-when the audio engine lands; until then they are simply not offered.
+Turn-taking metrics come from the recording's speech activity when there is a voice recording
+(`source: "audio"`), otherwise from the transcript's timings (`source: "transcript"`).
+Metrics that need transcription or voice models join the catalogue when those engines land.
 """
 from __future__ import annotations
 
@@ -56,6 +57,10 @@ STANDARD_METRICS: tuple[StandardMetric, ...] = (
                     "user_words": "int", "user_speaking_seconds": "float"}),
     StandardMetric("time_to_first_word_ms", "Time to first word", "timed turns or audio; inbound calls", True,
                    {"ms": "int"}),
+    StandardMetric("false_interruptions", "False interruptions", "timed turns or audio", True,
+                   {"count": "int", "events": [{"at_second": "float", "stop_time_ms": "int"}]}),
+    StandardMetric("interruption_non_adherence", "Interruption non-adherence", "timed turns or audio", True,
+                   {"count": "int", "events": [{"at_second": "float", "overlap_ms": "int"}], "threshold_ms": "int"}),
 )
 
 STANDARD_KEYS = tuple(m.key for m in STANDARD_METRICS)

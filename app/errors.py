@@ -86,4 +86,5 @@ SKIP_REASONS = {
     "outbound_call": "Time to first word is measured on inbound calls only.",
     "no_speech": "Neither party speaks in the timed transcript.",
     "text_observation": "A text conversation has no voice to measure.",
+    "mono_without_timed_transcript": "A mono recording needs a timed transcript to tell the parties apart.",
 }

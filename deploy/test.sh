@@ -11,7 +11,7 @@ REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-26380}
 S3_PORT=${CALLSCOPE_TEST_S3_PORT:-25900}
 VENV=${CALLSCOPE_VENV:-.venv}
 
-ensure_packages initdb:postgresql redis-server:redis-server
+ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng
 ensure_venv "$VENV" test
 
 # Outside the work tree: the postgres user must be able to reach its data directory even when

@@ -3,6 +3,9 @@
     calls.analyze ─┬─> calls.transcript_metrics ─────────────────────┐
                    └─> calls.fetch_recording ─> calls.audio_metrics ─┴─> (join in Postgres) ─> calls.finalize
 
+calls.analyze records which branch computes each metric (metric_results.planned_branch), so a
+branch that fails fails only its own metrics.
+
 Each task takes only the call id. A branch ends by moving its state in `calls` under a row
 lock; the transaction that makes the last branch terminal is told so and enqueues finalize
 after it commits. If that send is lost, the sweeper's re-run of calls.analyze sends it.
@@ -24,13 +27,16 @@ _VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
 def plan_metrics(call: dict, pending_keys: list[str]) -> dict:
     """Who computes each pending standard metric: {"transcript": [...], "audio": [...], "skip": {key: reason}}.
 
-    Until the audio engine lands, timing metrics come from the transcript's timings only; a
-    call without a transcript gets them skipped, never invented.
+    With a voice recording the turn-taking metrics come from the audio (audio wins over the
+    transcript's timings); otherwise from the transcript; with neither they are skipped.
     """
     plan: dict = {"transcript": [], "audio": [], "skip": {}}
+    audio = call["observation_type"] == "voice" and call["audio_branch"] != "not_applicable"
     for key in pending_keys:
         if call["observation_type"] == "text" and key in _VOICE_ONLY:
             plan["skip"][key] = "text_observation"
+        elif audio:
+            plan["audio"].append(key)
         elif call["transcript"]:
             plan["transcript"].append(key)
         else:

@@ -231,6 +231,7 @@ class CallDetailSchema(CallSummarySchema):
     recording = fields.Nested(RecordingInfoSchema, allow_none=True)
     transcript = fields.List(fields.Dict(), allow_none=True)
     transcript_source = fields.String(allow_none=True)
+    speech = fields.Raw(allow_none=True)
     standard_metrics = fields.List(fields.Nested(StandardResultSchema))
     custom_metrics = fields.List(fields.Dict())
     status_history = fields.List(fields.Nested(HistorySchema))

@@ -67,6 +67,10 @@ def set_recording(conn: psycopg.Connection, call_id: int, key: str, info: dict) 
     )
 
 
+def set_speech(conn: psycopg.Connection, call_id: int, speech: dict) -> None:
+    conn.execute("UPDATE calls SET speech = %s, updated_at = now() WHERE id = %s", (Jsonb(speech), call_id))
+
+
 def record_failure(conn: psycopg.Connection, call_id: int, code: str, message: str) -> None:
     """Remember why the call cannot be analysed; the first failure wins."""
     conn.execute(

@@ -26,6 +26,24 @@ def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, sta
     return row is not None
 
 
+def plan_results(conn: psycopg.Connection, call_id: int, branch: str, metric_keys: list[str]) -> None:
+    """Record which branch computes these pending results (a failing branch fails only its own)."""
+    if metric_keys:
+        conn.execute(
+            "UPDATE metric_results SET planned_branch = %s WHERE call_id = %s AND metric_key = ANY(%s)"
+            " AND status = 'pending'",
+            (branch, call_id, metric_keys),
+        )
+
+
+def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) -> list[str]:
+    return [r["metric_key"] for r in conn.execute(
+        "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending'"
+        " AND planned_branch = %s ORDER BY metric_key",
+        (call_id, branch),
+    )]
+
+
 def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
     return conn.execute(
         "SELECT metric_key, status, source, result_data, error_code, error_message"

@@ -56,12 +56,32 @@ def test_recording_call_is_stored_in_s3_and_presigned(client, e2e_tenant, record
     assert branches == [("audio_branch", "fetched"), ("audio_branch", "done")]
 
 
-def test_recording_only_call_skips_timing_metrics_honestly(client, e2e_tenant, recordings):
-    url = recordings.add(f"{uuid.uuid4().hex}.wav", wav_bytes(seconds=1.0))
-    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=None))
-    assert call["analysis_status"] == "computed"
-    assert {m["status"] for m in call["standard_metrics"]} == {"skipped"}
-    assert {m["error"]["code"] for m in call["standard_metrics"]} == {"no_transcript"}
+def test_recording_only_call_is_analysed_from_the_audio(client, e2e_tenant, recordings):
+    """A stereo recording of a synthetic call with known timing → metrics with source audio."""
+    from tests.support import callgen
+    from workers.metrics.inputs import MetricInput
+    from workers.metrics.registry import REGISTRY
+    from workers.metrics.timeline import make_speech
+    from app.catalogue import DEFAULT_THRESHOLDS
+
+    if not callgen.espeak_available():
+        pytest.skip("espeak-ng is installed by deploy/test.sh")
+    call = callgen.render(callgen.build_lines(callgen.STANDARD_STEPS))
+    url = recordings.add(f"{uuid.uuid4().hex}.wav", callgen.wav_bytes(callgen.to_rate(call, 8000)))
+    analysed = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=None))
+    assert analysed["analysis_status"] == "computed", analysed
+    results = metrics(analysed)
+    assert {m["source"] for m in results.values() if m["status"] == "computed"} == {"audio"}
+    truth = REGISTRY["latency_ms"](MetricInput(make_speech(call.truth["ai"], call.truth["user"]), None, "inbound",
+                                               dict(DEFAULT_THRESHOLDS), "audio"))
+    got = results["latency_ms"]["result_data"]
+    assert len(got["turns"]) == len(truth["turns"])
+    assert abs(got["average_ms"] - truth["average_ms"]) <= 30
+    assert results["user_interruptions"]["result_data"]["count"] == 2
+    assert results["word_per_minute"]["status"] == "skipped"  # no words without a transcript (yet)
+    speech = analysed["speech"]
+    assert speech["ai_channel"] == "left" and speech["channels"] == 2
+    assert len(speech["segments"]["ai"]) == len(call.truth["ai"])
 
 
 @pytest.mark.parametrize("path,code", [("/status/404", "recording_unreachable"),
@@ -75,8 +95,9 @@ def test_bad_recordings_fail_with_their_code_but_keep_transcript_metrics(client,
     assert call["analysis_status"] == "failed"
     assert call["failure"]["code"] == code and call["failure"]["message"]
     assert call["recording_url"] is None and call["call_success"] is None
-    # the transcript branch was not stopped by the recording's failure
+    # the timing metrics fell back to the transcript's timings instead of failing blind
     assert metrics(call)["talk_ratio"]["status"] == "computed"
+    assert metrics(call)["talk_ratio"]["source"] == "transcript"
 
 
 def test_503_was_retried_before_failing(client, e2e_tenant, recordings):

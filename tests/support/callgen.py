@@ -25,7 +25,7 @@ import numpy as np
 
 RATE = 16000
 VOICES = {"ai": "en-us+f3", "user": "en-gb+m3"}
-CACHE = Path(tempfile.gettempdir()) / "callscope-espeak-cache"
+CACHE = Path(tempfile.gettempdir()) / "callscope-espeak-cache-v2"
 
 
 @dataclass(frozen=True)
@@ -77,10 +77,19 @@ def speak(text: str, party: str) -> np.ndarray:
             src = w.getframerate()
             pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float32) / 32768
     audio = resample(pcm, src, RATE)
-    loud = np.flatnonzero(np.abs(audio) > 0.01)
-    audio = audio[loud[0]:loud[-1] + 1] * (0.5 / max(1e-6, np.abs(audio).max()))
+    audio = audio * (0.5 / max(1e-6, np.abs(audio).max()))
+    audio = audible(audio)
     np.save(cached, audio)
     return audio
+
+
+AUDIBLE = 0.005  # −46 dBFS: the truth's edge of speech, the same rule for every clip edge
+
+
+def audible(clip: np.ndarray) -> np.ndarray:
+    """The clip from its first to its last sample above AUDIBLE."""
+    loud = np.flatnonzero(np.abs(clip) > AUDIBLE)
+    return clip[loud[0]:loud[-1] + 1] if len(loud) else clip[:0]
 
 
 def render(lines: list[Line], tail: float = 1.0) -> SynthCall:
@@ -95,6 +104,8 @@ def render(lines: list[Line], tail: float = 1.0) -> SynthCall:
             fade = min(keep, int(0.01 * RATE))  # 10 ms fade: a click-free stop, as a TTS being cut
             clip = clip[:keep].copy()
             clip[keep - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+            # the party stops here; if the cut falls in a pause between words, speech ended before
+            clip = audible(clip)
         offset = int(round(line.start * RATE))
         channel = 0 if line.party == "ai" else 1
         audio[channel, offset:offset + len(clip)] += clip

@@ -144,3 +144,28 @@ def test_a_raising_metric_fails_alone():
 @pytest.mark.parametrize("q,expected", [(0, 1), (50, 2.5), (100, 4), (25, 1.75)])
 def test_percentile_linear_interpolation(q, expected):
     assert percentile([4, 1, 3, 2], q) == pytest.approx(expected)
+
+
+def test_false_interruption_ai_stops_for_a_cough():
+    # the AI (0–5 s) stops at 3.4 s, 0.4 s after a 0.3 s user sound; the user says nothing more
+    transcript = [
+        {"role": AI, "content": "let me explain the options", "start_time": 0.0, "end_time": 3.4},
+        {"role": U, "content": "hm", "start_time": 3.0, "end_time": 3.3},
+        {"role": AI, "content": "sorry go ahead", "start_time": 5.0, "end_time": 6.0},
+    ]
+    assert run("false_interruptions", transcript=transcript) == {
+        "count": 1, "events": [{"at_second": 3.0, "stop_time_ms": 400}]}
+    # in the reference call the user's "Okay" at 8.5 is followed by the AI talking on to 10.0
+    assert run("false_interruptions")["count"] == 0
+
+
+def test_interruption_non_adherence():
+    # user barges in at 2.0 for 3 s; the AI talks on until 4.5 → 2.5 s of overlap ≥ 2 s
+    transcript = [
+        {"role": AI, "content": "long speech", "start_time": 0.0, "end_time": 4.5},
+        {"role": U, "content": "wait wait stop please", "start_time": 2.0, "end_time": 5.0},
+    ]
+    assert run("interruption_non_adherence", transcript=transcript) == {
+        "count": 1, "events": [{"at_second": 2.0, "overlap_ms": 2500}], "threshold_ms": 2000}
+    # the reference call's barge-in overlaps 1.5 s: the AI yielded in time
+    assert run("interruption_non_adherence")["count"] == 0

@@ -37,9 +37,9 @@ class VadParams:
     search_after_ms: int = 40       # how far after Silero's end an edge may move
     echo_margin_db: float = 6.0     # a frame within this of the measured echo level is echo
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
-    max_extrapolate_ms: int = 40    # most a speech end hidden under noise is extrapolated
+    max_extrapolate_ms: int = 60    # most a speech end hidden under noise is extrapolated
     echo_spread_ms: int = 40        # echo may lag (or lead) the other channel by this much
-    echo_below_own_db: float = 15.0 # …and sits this far below the channel's own speech level
+    echo_below_own_db: float = 12.0 # …and sits this far below the channel's own speech level
 
 
 @dataclass

@@ -14,13 +14,14 @@ import numpy as np
 from workers.audio.probe import sniff_format
 
 _DEMUXER = {"wav": "wav", "mp3": "mp3", "m4a": "mp4"}
+RATE_DEFAULT = 16000  # what the voice activity detector runs at
 
 
 class DecodeError(Exception):
     """The audio stops decoding part-way (code `undecodable_audio` when nothing was decoded)."""
 
 
-def decode_blocks(path: str, rate: int = 16000, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
+def decode_blocks(path: str, rate: int = RATE_DEFAULT, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
     """Yield blocks of shape (channels ≤ 2, n) float32 in [-1, 1] at `rate` Hz, in call order.
 
     A truncated file yields what decodes and stops; mono stays one row, more than two channels

@@ -22,6 +22,8 @@ REGISTRY: dict[str, MetricFunction] = {
     "talk_ratio": turn_taking.talk_ratio,
     "word_per_minute": turn_taking.word_per_minute,
     "time_to_first_word_ms": turn_taking.time_to_first_word_ms,
+    "false_interruptions": turn_taking.false_interruptions,
+    "interruption_non_adherence": turn_taking.interruption_non_adherence,
 }
 
 

@@ -184,3 +184,46 @@ def time_to_first_word_ms(data: MetricInput):
     if not speech.ai:
         return Skip("no_ai_speech")
     return {"ms": ms(speech.ai[0][0])}
+
+
+FALSE_INTERRUPTION_WINDOW = 1.0  # seconds: the AI stopping this soon after a user sound reacted to it
+
+
+def false_interruptions(data: MetricInput):
+    """The AI stops talking within 1 s of a user sound that was not a turn: user speech shorter
+    than backchannel_max_ms, started while the AI spoke, after which the user does not go on."""
+    speech = _require_speech(data)
+    if isinstance(speech, Skip):
+        return speech
+    short_ms = data.thresholds["backchannel_max_ms"]
+    events = []
+    for turn in turns(speech):
+        if turn.party != USER or ms(turn.end - turn.start) >= short_ms:
+            continue
+        current = active_at(speech.ai, turn.start)
+        if current is None or current[1] - turn.start > FALSE_INTERRUPTION_WINDOW:
+            continue  # the AI was not speaking, or kept talking past the window
+        resumed = [s for s, _ in speech.user if turn.end < s <= current[1] + FALSE_INTERRUPTION_WINDOW]
+        if resumed:
+            continue  # the user went on speaking: a real (if hesitant) turn
+        events.append({"at_second": at(turn.start), "stop_time_ms": ms(current[1] - turn.start)})
+    return {"count": len(events), "events": events}
+
+
+def interruption_non_adherence(data: MetricInput):
+    """User barge-ins (≥ 1 s of user speech) during which the AI keeps talking ≥ non_adherence_ms."""
+    speech = _require_speech(data)
+    if isinstance(speech, Skip):
+        return speech
+    threshold = data.thresholds["non_adherence_ms"]
+    events = []
+    for turn in turns(speech):
+        if turn.party != USER or ms(turn.end - turn.start) < 1000:
+            continue
+        current = active_at(speech.ai, turn.start)
+        if current is None:
+            continue
+        overlap = ms(min(current[1], turn.end) - turn.start)
+        if overlap >= threshold:
+            events.append({"at_second": at(turn.start), "overlap_ms": overlap})
+    return {"count": len(events), "events": events, "threshold_ms": threshold}

@@ -17,6 +17,8 @@ def analyze_call(deps: WorkerDeps, call_id: int) -> None:
         plan = plan_metrics(call, results_db.pending_metric_keys(conn, call_id))
         skipped = {key: Outcome("skipped", error_code=reason) for key, reason in plan["skip"].items()}
         write_outcomes(conn, call_id, skipped, "transcript")
+        for branch in ("transcript", "audio"):
+            results_db.plan_results(conn, call_id, branch, plan[branch])
     for chain in next_tasks(call):
         deps.send(chain[0], call_id, then=chain[1:])
     end_stage(deps, call_id, ANALYZE)

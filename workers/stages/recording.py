@@ -6,11 +6,15 @@ import os
 import tempfile
 
 from app.db import pipeline as pipeline_db
+from app.db import results as results_db
 from app.db.pool import transaction
 from app.storage import recording_key
 from workers.audio.probe import CONTENT_TYPES, UndecodableAudio, probe
 from workers.context import WorkerDeps
 from workers.fetch import FetchFailed
+from app.catalogue import thresholds_for
+from workers.metrics.inputs import from_transcript
+from workers.metrics.registry import Outcome, compute
 from workers.pipeline import FETCH_RECORDING
 from workers.stages.common import TransientStageError, begin_stage, complete_branch, end_stage
 
@@ -51,7 +55,15 @@ def fetch_recording(deps: WorkerDeps, call_id: int) -> None:
 
 
 def fail_audio_branch(deps: WorkerDeps, call_id: int, code: str, message: str) -> None:
-    """The recording cannot be analysed: the call will end `failed` with this code, but the
-    transcript branch still finishes its metrics (a failing part never stops the others)."""
+    """The recording cannot be analysed: the call will end `failed` with this code. The audio
+    branch's metrics fall back to the transcript's timings when there are any (`source:
+    "transcript"`), else fail with the code; the transcript branch is not stopped."""
     log.info("recording failed", extra={"call_id": call_id, "code": code, "reason": message})
-    complete_branch(deps, call_id, "audio_branch", ("pending", "fetched"), "failed", failure=(code, message))
+    with transaction(deps.pool) as conn:
+        keys = results_db.pending_keys_of_branch(conn, call_id, "audio")
+        call = pipeline_db.load_call(conn, call_id)
+    fallback = from_transcript(call["transcript"], call["call_direction"], thresholds_for(call["analysis_settings"]))
+    outcomes = {key: (compute(key, fallback) if fallback.speech is not None
+                      else Outcome("failed", error_code=code, error_message=message)) for key in keys}
+    complete_branch(deps, call_id, "audio_branch", ("pending", "fetched"), "failed", outcomes,
+                    source="transcript", failure=(code, message))

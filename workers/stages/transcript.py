@@ -7,7 +7,7 @@ from app.db.pool import transaction
 from workers.context import WorkerDeps
 from workers.metrics.inputs import from_transcript
 from workers.metrics.registry import compute
-from workers.pipeline import TRANSCRIPT_METRICS, plan_metrics
+from workers.pipeline import TRANSCRIPT_METRICS
 from workers.stages.common import begin_stage, complete_branch, end_stage
 
 
@@ -16,7 +16,7 @@ def compute_transcript_metrics(deps: WorkerDeps, call_id: int) -> None:
     if call is None or call["transcript_branch"] != "pending":
         return
     with transaction(deps.pool) as conn:
-        keys = plan_metrics(call, results_db.pending_metric_keys(conn, call_id))["transcript"]
+        keys = results_db.pending_keys_of_branch(conn, call_id, "transcript")
     data = from_transcript(call["transcript"], call["call_direction"], thresholds_for(call["analysis_settings"]))
     outcomes = {key: compute(key, data) for key in keys}
     complete_branch(deps, call_id, "transcript_branch", ("pending",), "done", outcomes, source="transcript")
