@@ -56,7 +56,8 @@ def test_overlap_below_threshold_is_not_an_interruption():
 
 def test_stop_time_after_user_barge_in():
     result = run("stop_time_after_interruption")
-    assert result == {"average_ms": 1500, "events": [{"at_second": 16.5, "stop_time_ms": 1500}]}
+    assert result == {"average_ms": 1500, "events": [{"at_second": 16.5, "stop_time_ms": 1500}],
+                      "threshold_ms": 300, "backchannel_max_ms": 1000}
 
 
 def test_silence_is_charged_to_the_party_expected_to_speak():
@@ -154,7 +155,7 @@ def test_false_interruption_ai_stops_for_a_cough():
         {"role": AI, "content": "sorry go ahead", "start_time": 5.0, "end_time": 6.0},
     ]
     assert run("false_interruptions", transcript=transcript) == {
-        "count": 1, "events": [{"at_second": 3.0, "stop_time_ms": 400}]}
+        "count": 1, "events": [{"at_second": 3.0, "stop_time_ms": 400}], "backchannel_max_ms": 1000}
     # in the reference call the user's "Okay" at 8.5 is followed by the AI talking on to 10.0
     assert run("false_interruptions")["count"] == 0
 

@@ -119,7 +119,8 @@ def stop_time_after_interruption(data: MetricInput):
                  if e["type"] == "barge_in"]
     events = [{"at_second": e["at_second"], "stop_time_ms": e["_stop_time_ms"]} for e in barge_ins]
     average = int(round(sum(e["stop_time_ms"] for e in events) / len(events))) if events else None
-    return {"average_ms": average, "events": events}
+    return {"average_ms": average, "events": events, "threshold_ms": t["interruption_min_overlap_ms"],
+            "backchannel_max_ms": t["backchannel_max_ms"]}
 
 
 def silence_detection(data: MetricInput):
@@ -207,7 +208,7 @@ def false_interruptions(data: MetricInput):
         if resumed:
             continue  # the user went on speaking: a real (if hesitant) turn
         events.append({"at_second": at(turn.start), "stop_time_ms": ms(current[1] - turn.start)})
-    return {"count": len(events), "events": events}
+    return {"count": len(events), "events": events, "backchannel_max_ms": short_ms}
 
 
 def interruption_non_adherence(data: MetricInput):
