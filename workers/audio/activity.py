@@ -5,6 +5,10 @@ segments end 100–150 ms late (and start a window early), which would bias ever
 So each Silero segment's edges are moved to where the channel's own 10 ms energy envelope
 crosses a threshold set between the channel's noise floor and the segment's speech level —
 refinement only moves edges inside (or just around) a Silero segment, it never creates speech.
+On a stereo call whose channels leak into each other (line echo, crosstalk), the leak's delay
+and gain are measured and its predicted power is subtracted from the envelope first, so the
+other party's echo is never taken for this party's speech, while this party's own quiet word
+endings under the other's echo survive.
 
 Everything streams: per channel we keep one VAD score per 32 ms window and one energy value
 per 10 ms frame (≈ 1.4 MB per channel-hour), never the samples.
@@ -22,6 +26,7 @@ HOP_SECONDS = WINDOW / RATE
 FRAME = 160             # energy frame: 10 ms
 FRAME_SECONDS = FRAME / RATE
 SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silence: score 0, model skipped
+DIGITAL_SILENCE_DB = -100.0  # a 10 ms frame at or below this is never speech
 
 
 @dataclass(frozen=True)
@@ -35,11 +40,10 @@ class VadParams:
     level_drop_db: float = 36.0     # speech ≥ the segment's speech level − this
     search_before_ms: int = 160     # how far before Silero's start an edge may move
     search_after_ms: int = 40       # how far after Silero's end an edge may move
-    echo_margin_db: float = 6.0     # a frame within this of the measured echo level is echo
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
     max_extrapolate_ms: int = 60    # most a speech end hidden under noise is extrapolated
-    echo_spread_ms: int = 40        # echo may lag (or lead) the other channel by this much
-    echo_below_own_db: float = 12.0 # …and sits this far below the channel's own speech level
+    echo_spread_ms: int = 80        # longest echo delay looked for
+    echo_oversubtract: float = 2.0  # predicted echo power × this is removed from each frame
 
 
 @dataclass
@@ -122,7 +126,8 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         level = float(np.nanpercentile(inside, 90))
         by_level, by_floor = level - params.level_drop_db, floor + params.floor_margin_db
         with np.errstate(invalid="ignore"):
-            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & (steady[lo:hi] >= by_floor))
+            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & (steady[lo:hi] >= by_floor)
+                                  & (energy_db[lo:hi] > DIGITAL_SILENCE_DB))
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
             continue  # Silero heard speech but almost nothing of it is this channel's own
         # one Silero segment can span this party's speech, an echo-masked stretch and more speech:
@@ -161,44 +166,60 @@ def tidy(segments, params: VadParams) -> list[tuple[float, float]]:
     return [(round(s, 3), round(e, 3)) for s, e in merged if (e - s) * 1000 >= params.min_segment_ms]
 
 
-def echo_gain_db(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) -> float | None:
-    """How loud the other party leaks into this channel, in dB relative to the other channel
-    (e.g. −20 for typical line echo); None when no leak rises above this channel's noise floor.
+@dataclass(frozen=True)
+class EchoPath:
+    delay_frames: int   # the other party reaches this channel this many 10 ms frames late
+    gain_db: float      # …this much quieter
 
-    Measured on frames where the other party is loud and this channel is clearly quieter."""
+
+def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) -> EchoPath | None:
+    """How the other party leaks into this channel (line echo, crosstalk), or None when no leak
+    rises above this channel's noise floor.
+
+    Measured on frames where the other party is loud and this channel clearly quieter: the
+    delay is the lag at which this channel's level follows the other's most steadily, the gain
+    the median level difference at that lag."""
     n = min(len(energy_db), len(other_db))
-    mine, theirs = energy_db[:n], other_db[:n]
-    other_loud = theirs >= np.percentile(theirs, 95) - 15
-    candidates = other_loud & (mine < theirs - 6)
-    if candidates.sum() < 50:  # under half a second of the other party alone: nothing to measure
-        return None
+    mine, theirs = energy_db[:n].astype(np.float64), other_db[:n].astype(np.float64)
     floor = float(np.percentile(mine, 10))
-    if float(np.median(mine[candidates])) < floor + params.floor_margin_db + 3:
-        return None  # what we hear under the other party is just this line's noise
-    return float(np.median(mine[candidates] - theirs[candidates]))
+    other_loud = theirs >= np.percentile(theirs, 95) - 15
+    best: tuple[float, int, float] | None = None
+    for delay in range(0, int(params.echo_spread_ms / 1000 / FRAME_SECONDS) + 1):
+        shifted = np.concatenate([np.full(delay, -120.0), theirs[:n - delay]])
+        loud = np.concatenate([np.zeros(delay, bool), other_loud[:n - delay]])
+        candidates = loud & (mine < shifted - 6)
+        if candidates.sum() < 50:  # under half a second of the other party alone: nothing to measure
+            continue
+        if float(np.median(mine[candidates])) < floor + params.floor_margin_db + 3:
+            return None  # what we hear under the other party is just this line's noise
+        difference = mine[candidates] - shifted[candidates]
+        spread = float(np.std(difference))
+        if best is None or spread < best[0]:
+            best = (spread, delay, float(np.median(difference)))
+    return None if best is None else EchoPath(best[1], best[2])
 
 
 def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams) -> np.ndarray:
-    """This channel's energy with the other party's echo bleed masked out (NaN).
+    """This channel's energy with the other party's echo subtracted (NaN where nothing is left).
 
-    Only when the channel measurably carries an echo (echo_gain_db): a frame is echo when it is
-    no louder than the other channel plus that gain (+ a margin), and well below this party's
-    own speaking level — real double talk is louder than its echo and is kept."""
+    Only when the channel measurably carries an echo (echo_path): the echo's power, predicted
+    from the other channel through the measured delay and gain, is subtracted frame by frame
+    with an over-subtraction factor (as in spectral subtraction) that absorbs the prediction's
+    error. What remains is this party's own speech: a quiet word ending under the other party's
+    echo survives, the echo alone does not."""
     if other_db is None or not len(other_db):
         return energy_db
-    gain = echo_gain_db(energy_db, other_db, params)
-    if gain is None:
+    path = echo_path(energy_db, other_db, params)
+    if path is None:
         return energy_db
     n = min(len(energy_db), len(other_db))
-    # the loudest other-channel frame within ±echo_spread: echo arrives a few frames late
-    spread = max(0, int(params.echo_spread_ms / 1000 / FRAME_SECONDS))
-    padded = np.pad(other_db[:n], spread, constant_values=-120.0)
-    nearby = np.max(np.lib.stride_tricks.sliding_window_view(padded, 2 * spread + 1), axis=1)
-    own_level = float(np.percentile(energy_db, 95))
-    masked = energy_db.astype(np.float32).copy()
-    bleed = (energy_db[:n] < nearby + gain + params.echo_margin_db) & (energy_db[:n] < own_level - params.echo_below_own_db)
-    masked[:n][bleed] = np.nan
-    return masked
+    theirs = np.concatenate([np.full(path.delay_frames, -120.0), other_db[:n - path.delay_frames]])
+    echo_power = 10 ** ((theirs + path.gain_db) / 10)
+    own_power = 10 ** (energy_db[:n].astype(np.float64) / 10) - params.echo_oversubtract * echo_power
+    result = energy_db.astype(np.float32).copy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result[:n] = np.where(own_power > 0, 10 * np.log10(np.maximum(own_power, 1e-30)), np.nan)
+    return result
 
 
 def smoothed(energy_db: np.ndarray, frames: int) -> np.ndarray:
@@ -219,5 +240,5 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     mine = track.energy_db()
     theirs = other.energy_db() if other else None
     energy = own_energy(mine, theirs, params)
-    steady = smoothed(mine, params.smooth_frames)
+    steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady), params)
