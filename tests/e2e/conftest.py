@@ -49,8 +49,9 @@ def e2e_env(tmp_path_factory) -> dict:
 
 def _start(args: list[str], env: dict, log: Path, ready_marker: str) -> subprocess.Popen:
     handle = open(log, "wb")
+    # its own process group, so a test can SIGKILL the worker with all its pool processes
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
-                            cwd=Path(__file__).resolve().parents[2])
+                            cwd=Path(__file__).resolve().parents[2], start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:

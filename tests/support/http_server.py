@@ -7,12 +7,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class RecordingServer:
-    """Routes: /files/<name> (registered bytes), /status/<code>, /redirect/<n>/<name> (n hops),
+    """Routes: /files/<name> (registered bytes), /slowfiles/<name> (the same after slow_seconds),
+    /status/<code>, /redirect/<n>/<name> (n hops),
     /loop, /to?url=<absolute> (one redirect), /slow (stalls), /chunked/<name> (no Content-Length)."""
 
     def __init__(self):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.requests: list[tuple[str, str]] = []  # (path, Host header)
+        self.slow_seconds = 1.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -26,6 +28,10 @@ class RecordingServer:
                 parts = self.path.split("?")[0].strip("/").split("/")
                 route = parts[0]
                 if route == "files" and parts[1] in server.files:
+                    body, ctype = server.files[parts[1]]
+                    return self._send(200, body, ctype)
+                if route == "slowfiles" and parts[1] in server.files:
+                    time.sleep(server.slow_seconds)
                     body, ctype = server.files[parts[1]]
                     return self._send(200, body, ctype)
                 if route == "chunked" and parts[1] in server.files:
