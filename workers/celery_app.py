@@ -40,6 +40,15 @@ def send(task_name: str, call_id: int, then: list[str] | tuple[str, ...] = ()) -
                                                                   "error": repr(exc)})
 
 
+def queue_depth() -> int | None:
+    """Messages waiting in the `calls` queue (a Redis list), or None if the broker is unreachable."""
+    try:
+        with celery.connection_for_read() as conn:
+            return int(conn.default_channel.client.llen(QUEUE))
+    except Exception:
+        return None
+
+
 def deps() -> WorkerDeps:
     """Per-process resources, built on first use — in the child that runs tasks, after fork."""
     global _deps
@@ -59,6 +68,7 @@ def deps() -> WorkerDeps:
                     storage=make_storage(settings),
                     downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
                     send=send,
+                    queue_depth=queue_depth,
                 )
     return _deps
 

@@ -19,3 +19,5 @@ class WorkerDeps:
     downloader: Downloader
     # send(task_name, call_id, then=[task_name, …]) publishes a task, chained with the next ones
     send: Callable[..., None]
+    # tasks waiting in the broker queue (None when the broker cannot say)
+    queue_depth: Callable[[], int | None] = lambda: None

@@ -127,12 +127,22 @@ def test_sweeper_requeues_stale_and_gives_up_after_max_attempts(env):
         db.execute("UPDATE calls SET progressed_at = now() - interval '2 minutes' WHERE id = %s", (call_id,))
         db.commit()
 
-    assert sweep.sweep_stale_calls(deps) == {"requeued": 0, "failed": 0}  # fresh: left alone
-    for expected in ({"requeued": 1, "failed": 0}, {"requeued": 1, "failed": 0}, {"requeued": 0, "failed": 1}):
+    assert sweep.sweep_stale_calls(deps) == {"requeued": 0, "failed": 0, "backlog": 0}  # fresh: left alone
+    for requeued, failed in ((1, 0), (1, 0), (0, 1)):
         age()
-        assert sweep.sweep_stale_calls(deps) == expected
+        assert sweep.sweep_stale_calls(deps) == {"requeued": requeued, "failed": failed, "backlog": 0}
     call = row(db, call_id)
     assert call["analysis_status"] == "failed" and call["failure_code"] == "analysis_timeout"
+
+
+def test_sweeper_waits_while_the_queue_has_a_backlog(env):
+    deps, sent, new_call, db = env
+    deps = replace(deps, settings=replace(deps.settings, stale_after_seconds=60), queue_depth=lambda: 1200)
+    call_id = new_call(transcript=CALL)
+    db.execute("UPDATE calls SET progressed_at = now() - interval '2 minutes' WHERE id = %s", (call_id,))
+    db.commit()
+    assert sweep.sweep_stale_calls(deps) == {"requeued": 0, "failed": 0, "backlog": 1200}
+    assert row(db, call_id)["sweeps"] == 0 and not any(t[0] == "calls.analyze" for t in sent.tasks)
 
 
 def test_text_observation_skips_voice_metrics(env):

@@ -5,6 +5,7 @@ import logging
 import os
 import tempfile
 
+from app.catalogue import thresholds_for
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pool import transaction
@@ -12,7 +13,6 @@ from app.storage import recording_key
 from workers.audio.probe import CONTENT_TYPES, UndecodableAudio, probe
 from workers.context import WorkerDeps
 from workers.fetch import FetchFailed
-from app.catalogue import thresholds_for
 from workers.metrics.inputs import from_transcript
 from workers.metrics.registry import Outcome, compute
 from workers.pipeline import FETCH_RECORDING

@@ -14,8 +14,18 @@ BATCH = 500
 
 
 def sweep_stale_calls(deps: WorkerDeps) -> dict:
-    """Returns counts {"requeued", "failed"} for the log."""
+    """Returns counts {"requeued", "failed", "backlog"} for the log.
+
+    While tasks are still waiting in the broker queue, a call without progress is most likely
+    just queued behind them: re-enqueueing it would grow the backlog and, after max_attempts,
+    fail calls that were only waiting. So the sweep is deferred until the queue drains; stages
+    that really are stuck are caught then, and poison tasks by their delivery count meanwhile.
+    """
     settings = deps.settings
+    backlog = deps.queue_depth()
+    if backlog:
+        log.info("sweep deferred: the queue has a backlog", extra={"backlog": backlog})
+        return {"requeued": 0, "failed": 0, "backlog": backlog}
     with transaction(deps.pool) as conn:
         stale = pipeline_db.claim_stale_calls(conn, settings.stale_after_seconds, BATCH)
     requeued = failed = 0
@@ -29,4 +39,4 @@ def sweep_stale_calls(deps: WorkerDeps) -> dict:
             requeued += 1
     if stale:
         log.info("sweep", extra={"requeued": requeued, "failed": failed})
-    return {"requeued": requeued, "failed": failed}
+    return {"requeued": requeued, "failed": failed, "backlog": backlog or 0}
