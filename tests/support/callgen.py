@@ -212,3 +212,18 @@ STANDARD_STEPS = [
     ("backchannel", "ai", 1.2, "right"),
     ("say", "ai", 0.7, "Certainly you will get a text reminder the day before goodbye"),
 ]
+
+# A second conversation with other words, rhythm and overlaps, so that tuning on one script
+# cannot pass for accuracy.
+ALTERNATE_STEPS = [
+    ("say", "ai", 0.0, "Good afternoon you have reached City Bikes support"),
+    ("say", "user", 0.45, "Hello my bike was stolen last night"),
+    ("say", "ai", 1.1, "I am sorry to hear that do you have your membership number"),
+    ("backchannel", "user", 1.9, "yes"),
+    ("say", "user", 0.35, "It is four four seven two nine"),
+    ("say", "ai", 2.6, "Thanks I have blocked the bike and opened a theft report for you"),
+    ("barge", "user", 1.1, 0.45, "Will I be charged for it"),
+    ("say", "ai", 0.55, "No you will not be charged while the report is open"),
+    ("say", "user", 0.9, "Okay thank you very much"),
+    ("say", "ai", 0.5, "You are welcome have a safe evening"),
+]

@@ -27,6 +27,10 @@ FRAME = 160             # energy frame: 10 ms
 FRAME_SECONDS = FRAME / RATE
 SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silence: score 0, model skipped
 DIGITAL_SILENCE_DB = -100.0  # a 10 ms frame at or below this is never speech
+FFT_SIZE = 256
+_HANN = np.hanning(FRAME).astype(np.float32)
+# 16 bands of 8 FFT bins (500 Hz each at 16 kHz) for the per-band speech presence test
+BAND_EDGES = np.arange(0, FFT_SIZE // 2, 8)
 
 
 @dataclass(frozen=True)
@@ -41,9 +45,10 @@ class VadParams:
     search_before_ms: int = 160     # how far before Silero's start an edge may move
     search_after_ms: int = 40       # how far after Silero's end an edge may move
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
-    max_extrapolate_ms: int = 60    # most a speech end hidden under noise is extrapolated
+    max_extrapolate_ms: int = 30    # most a speech end hidden under noise is extrapolated
     echo_spread_ms: int = 80        # longest echo delay looked for
     echo_oversubtract: float = 2.0  # predicted echo power × this is removed from each frame
+    presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
 
 
 @dataclass
@@ -52,6 +57,7 @@ class ChannelTrack:
 
     scores: list[float] = field(default_factory=list)
     energy: list[np.ndarray] = field(default_factory=list)
+    bands: list[np.ndarray] = field(default_factory=list)   # per-frame band powers, dB (float16)
     _vad: SileroVAD = field(default_factory=lambda: SileroVAD(RATE))
     # leftovers shorter than a window / a frame wait for the next block (timelines never drift)
     _vad_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
@@ -73,12 +79,20 @@ class ChannelTrack:
 
         data = np.concatenate([self._energy_carry, samples])
         whole = len(data) - len(data) % FRAME
-        power = np.mean(np.square(data[:whole].reshape(-1, FRAME), dtype=np.float64), axis=1)
+        frames = data[:whole].reshape(-1, FRAME)
+        power = np.mean(np.square(frames, dtype=np.float64), axis=1)
         self.energy.append((10 * np.log10(power + 1e-12)).astype(np.float32))
+        if len(frames):
+            spectrum = np.abs(np.fft.rfft(frames * _HANN, n=FFT_SIZE, axis=1)) ** 2
+            band_power = np.add.reduceat(spectrum[:, 1:], BAND_EDGES, axis=1)
+            self.bands.append((10 * np.log10(band_power + 1e-12)).astype(np.float16))
         self._energy_carry = data[whole:].copy()
 
     def energy_db(self) -> np.ndarray:
         return np.concatenate(self.energy) if self.energy else np.zeros(0, np.float32)
+
+    def bands_db(self) -> np.ndarray:
+        return np.concatenate(self.bands).astype(np.float32) if self.bands else np.zeros((0, len(BAND_EDGES)), np.float32)
 
 
 def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tuple[float, float]]:
@@ -102,11 +116,13 @@ def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tu
 
 
 def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
-                 steady_db: np.ndarray | None = None) -> list[tuple[float, float]]:
+                 steady_db: np.ndarray | None = None, presence: np.ndarray | None = None
+                 ) -> list[tuple[float, float]]:
     """Move each edge to where this party's energy crosses a threshold near it.
 
     A frame is this party's speech when its energy is within level_drop_db of the segment's
-    speech level and (on the smoothed `steady_db`) above the noise floor by floor_margin_db.
+    speech level and it stands out of the noise: its smoothed energy (`steady_db`) is
+    floor_margin_db above the noise floor, or its per-band `presence` reaches presence_db.
     When the noise floor, not the level, decides an end (a noisy line hides the decay of the
     last word), the end is extrapolated along the envelope's slope to where the level rule
     would have put it, by at most max_extrapolate_ms (calibrated on synthetic calls).
@@ -126,7 +142,10 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         level = float(np.nanpercentile(inside, 90))
         by_level, by_floor = level - params.level_drop_db, floor + params.floor_margin_db
         with np.errstate(invalid="ignore"):
-            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & (steady[lo:hi] >= by_floor)
+            above_noise = steady[lo:hi] >= by_floor
+            if presence is not None and len(presence) >= hi:
+                above_noise |= presence[lo:hi] >= params.presence_db
+            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & above_noise
                                   & (energy_db[lo:hi] > DIGITAL_SILENCE_DB))
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
             continue  # Silero heard speech but almost nothing of it is this channel's own
@@ -222,6 +241,21 @@ def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadPa
     return result
 
 
+def band_presence(bands_db: np.ndarray, frames: int) -> np.ndarray:
+    """Per-frame speech presence under broadband noise, in dB: the sum over bands of how far
+    each band rises above its own noise floor (beyond a 3 dB allowance). Speech piles its energy
+    into a few bands (vowels low, fricatives high), so it shows here at a full-band SNR where the
+    broadband energy has already sunk into the noise."""
+    if not len(bands_db):
+        return np.zeros(0, np.float32)
+    presence = np.zeros(len(bands_db), np.float32)
+    for band in range(bands_db.shape[1]):  # one band at a time: a 60-minute call stays small
+        level = smoothed(bands_db[:, band].astype(np.float32), frames)
+        floor = max(float(np.percentile(level, 10)), -100.0)
+        presence += np.clip(level - np.float32(floor + 3.0), 0, None)
+    return presence
+
+
 def smoothed(energy_db: np.ndarray, frames: int) -> np.ndarray:
     """Energy averaged (in the power domain) over `frames` 10 ms frames: steadier noise, so the
     edge threshold can sit closer to the noise floor."""
@@ -241,4 +275,5 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     theirs = other.energy_db() if other else None
     energy = own_energy(mine, theirs, params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
-    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady), params)
+    presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
+    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence), params)
