@@ -129,3 +129,33 @@ def test_call_accepted_while_broker_down_is_delivered_by_the_sweeper(e2e_app, wo
     client = e2e_app.test_client()
     call = wait_for_final(client, e2e_tenant, accepted["id"], timeout=90)
     assert call["analysis_status"] == "computed"
+
+
+def test_recording_with_transcript_audio_wins_and_wpm_uses_audio_time(client, e2e_tenant, recordings):
+    """Both sources: timing comes from the audio; words per minute = transcript words ÷ AI
+    speaking time measured in the audio."""
+    from tests.support import callgen
+
+    if not callgen.espeak_available():
+        pytest.skip("espeak-ng is installed by deploy/test.sh")
+    call = callgen.render(callgen.build_lines(callgen.ALTERNATE_STEPS))
+    roles = {"ai": "AI Assistant", "user": "User"}
+    transcript = []
+    for party in ("ai", "user"):
+        lines = [line for line in call.lines if line.party == party]
+        for line, (start, end) in zip(lines, call.truth[party]):
+            # timings deliberately off by 0.5 s: the audio's must win
+            transcript.append({"role": roles[party], "content": line.text, "start_time": round(start + 0.5, 3),
+                               "end_time": round(end + 0.5, 3)})
+    transcript.sort(key=lambda t: t["start_time"])
+    url = recordings.add(f"{uuid.uuid4().hex}.wav", callgen.wav_bytes(call))
+    analysed = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=transcript))
+    assert analysed["analysis_status"] == "computed", analysed
+    results = metrics(analysed)
+    assert results["time_to_first_word_ms"]["source"] == "audio"
+    assert abs(results["time_to_first_word_ms"]["result_data"]["ms"] - call.truth["ai"][0][0] * 1000) <= 30
+    wpm = results["word_per_minute"]
+    ai_words = call.words()["ai"]
+    ai_seconds = sum(e - s for s, e in call.truth["ai"])
+    assert wpm["source"] == "audio" and wpm["result_data"]["words"] == ai_words
+    assert wpm["result_data"]["wpm"] == pytest.approx(ai_words / (ai_seconds / 60), rel=0.03)
