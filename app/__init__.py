@@ -12,6 +12,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.db.pool import open_pool
     from app.logs import configure_logging
     from app.queue import TaskQueue, make_celery
+    from app.ratelimit import RateLimiter
     from app.service.deps import Deps
     from app.storage import make_storage
 
@@ -26,6 +27,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
         queue=TaskQueue(make_celery(settings, "callscope-web")),
         storage=make_storage(settings),
+        rate_limiter=RateLimiter.from_url(settings.rate_limit_redis_url or settings.broker_url,
+                                          settings.rate_limit_per_second, settings.rate_limit_burst),
     )
     register_api(app)
     return app

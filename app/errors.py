@@ -57,6 +57,11 @@ class PayloadTooLarge(CallscopeError):
     message = "The request body is too large."
 
 
+class RateLimited(CallscopeError):
+    code = "rate_limited"
+    message = "Too many requests for this token; retry after the indicated delay."
+
+
 class ServiceUnavailable(CallscopeError):
     code = "database_unavailable"
     message = "The database is unreachable; retry later."

@@ -75,6 +75,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("db_timeout_seconds", "CALLSCOPE_DB_TIMEOUT_SECONDS", "5",
      "Wait for a database connection before answering 503 `database_unavailable`."),
     ("max_body_bytes", "CALLSCOPE_MAX_BODY_BYTES", str(5 * MIB), "Larger request bodies get 413."),
+    ("rate_limit_per_second", "CALLSCOPE_RATE_LIMIT_PER_SECOND", "100",
+     "Sustained requests per second per API token (0 disables); over it: 429 with Retry-After."),
+    ("rate_limit_burst", "CALLSCOPE_RATE_LIMIT_BURST", "500", "Requests a token may burst above the sustained rate."),
+    ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
+     "Redis holding the shared rate-limit buckets; empty uses the broker's Redis."),
     ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
 )
 
@@ -112,6 +117,9 @@ class Settings:
     db_pool_max: int
     db_timeout_seconds: float
     max_body_bytes: int
+    rate_limit_per_second: float
+    rate_limit_burst: int
+    rate_limit_redis_url: str
     log_level: str
 
     @classmethod
@@ -149,7 +157,7 @@ def _env_name(field: str) -> str:
 _INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
          "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
-         "db_pool_max", "max_body_bytes"}
+         "db_pool_max", "max_body_bytes", "rate_limit_burst"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds"}
 
@@ -158,6 +166,11 @@ def _parse(field: str, value: str):
     try:
         if field in _INTS:
             number = int(value)
+            if number < 0:
+                raise ValueError("must be ≥ 0")
+            return number
+        if field == "rate_limit_per_second":
+            number = float(value)
             if number < 0:
                 raise ValueError("must be ≥ 0")
             return number

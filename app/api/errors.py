@@ -18,6 +18,7 @@ STATUS_BY_ERROR = {
     errors.PayloadTooLarge: 413,
     errors.UnsupportedMediaType: 415,
     errors.ValidationFailed: 422,
+    errors.RateLimited: 429,
     errors.ServiceUnavailable: 503,
 }
 
@@ -42,7 +43,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(errors.CallscopeError)
     def _domain(exc: errors.CallscopeError):
         status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 500)
-        return error_response(status, exc.code, exc.message, exc.details)
+        headers = {"Retry-After": str(exc.details["retry_after_seconds"])} if status == 429 else None
+        return error_response(status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):

@@ -4,16 +4,21 @@ from __future__ import annotations
 from app.auth import bearer_token, decode_token
 from app.db.pool import autocommit
 from app.db.workspaces import active_key_workspace
-from app.errors import Unauthorized
+from app.errors import RateLimited, Unauthorized
 from app.service.deps import Deps
 
 
 def authenticate(deps: Deps, authorization_header: str | None) -> int:
-    """The workspace id the bearer token speaks for; raises Unauthorized."""
+    """The workspace id the bearer token speaks for; raises Unauthorized, or RateLimited when
+    the token's budget is spent (checked after authentication: anonymous floods cost nothing
+    but a signature check)."""
     workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header))
     with autocommit(deps.pool) as conn:
         key_workspace = active_key_workspace(conn, key_id)
     # A key of another workspace with a tampered `sub` fails here too.
     if key_workspace != workspace_id:
         raise Unauthorized(code="invalid_token")
+    decision = deps.rate_limiter.check(key_id)
+    if not decision.allowed:
+        raise RateLimited(details={"retry_after_seconds": decision.retry_after_seconds})
     return workspace_id

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from psycopg_pool import ConnectionPool
 
 from app.queue import TaskQueue
+from app.ratelimit import RateLimiter
 from app.settings import Settings
 from app.storage import Storage
 
@@ -16,3 +17,4 @@ class Deps:
     pool: ConnectionPool
     queue: TaskQueue
     storage: Storage
+    rate_limiter: RateLimiter

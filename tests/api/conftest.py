@@ -19,6 +19,15 @@ def settings(test_db_url, tmp_path):
     return make_settings(test_db_url, broker, storage_dir=str(tmp_path / "storage"))
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(settings):
+    import redis
+
+    client = redis.Redis.from_url(settings.broker_url)
+    for key in client.scan_iter("callscope:rate:*"):
+        client.delete(key)
+
+
 @pytest.fixture()
 def app(settings, db):
     application = create_app(settings)

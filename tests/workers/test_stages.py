@@ -9,6 +9,7 @@ import pytest
 from app.db.pool import open_pool
 from app.service import admin
 from app.service.calls import submit_call
+from app.ratelimit import RateLimiter
 from app.service.deps import Deps
 from app.storage import LocalStorage
 from tests.conftest import make_settings
@@ -49,7 +50,7 @@ def env(db, test_db_url, tmp_path):
     wdeps = WorkerDeps(settings, pool, storage, downloader, sent)
     ws = admin.create_workspace(db, "stages")
     agent = admin.create_agent(db, ws["id"], "bot")
-    api = Deps(settings, pool, NoQueue(), storage)
+    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1))
 
     def new_call(**fields):
         body = {"call_identifier": f"c{len(sent.tasks)}-{fields.get('label', '')}-{id(fields)}",
