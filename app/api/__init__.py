@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import agents, calls, health, metrics, recordings
+from app.api import agents, calls, health, metrics, openapi, recordings
 from app.api.errors import register_error_handlers
 
 PREFIX = "/api/public/v1"
 
 
 def register_api(app: Flask) -> None:
-    for module in (calls, agents, metrics, recordings):
+    for module in (calls, agents, metrics, recordings, openapi):
         app.register_blueprint(module.bp, url_prefix=PREFIX)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

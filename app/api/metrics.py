@@ -4,14 +4,14 @@ from __future__ import annotations
 from flask import Blueprint
 
 from app.api.request import authenticated
-from app.api.schemas import StandardMetricSchema
+from app.api.schemas import StandardCatalogueSchema
 from app.catalogue import STANDARD_METRICS
 
 bp = Blueprint("metrics", __name__)
-_many = StandardMetricSchema(many=True)
+_catalogue = StandardCatalogueSchema()
 
 
 @bp.get("/metrics/standard")
 @authenticated
 def standard_metrics(workspace_id: int):
-    return {"items": _many.dump(STANDARD_METRICS)}
+    return _catalogue.dump({"items": STANDARD_METRICS})

@@ -275,6 +275,10 @@ class StandardMetricSchema(Schema):
     result_shape = fields.Raw()
 
 
+class StandardCatalogueSchema(Schema):
+    items = fields.List(fields.Nested(StandardMetricSchema))
+
+
 class ErrorBodySchema(Schema):
     class _Error(Schema):
         code = fields.String()

@@ -1,0 +1,111 @@
+"""The OpenAPI 3 description of the public API, generated from the marshmallow schemas (never
+written by hand), served at /api/public/v1/openapi.json with a docs page beside it.
+
+OPERATIONS below is the one list of documented operations: method, path, schemas, statuses.
+tests/api/test_openapi.py checks that every route of the app is in it and that the committed
+copy (docs/openapi.json) is what this module generates.
+"""
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint
+
+from app.api import schemas as s
+
+bp = Blueprint("openapi", __name__)
+PREFIX = "/api/public/v1"
+_ERRORS = {
+    400: "The body is not a JSON object (or not valid JSON).",
+    401: "Missing, malformed, expired, revoked or wrongly signed token.",
+    404: "No such resource in the token's workspace.",
+    409: "The workspace already has this call_identifier (details.id is the existing call).",
+    413: "The request body is larger than the limit.",
+    415: "The body is not sent as application/json.",
+    422: "The body or query failed validation; details map dotted field paths to messages.",
+    429: "The token's rate limit is spent; see Retry-After.",
+    503: "The database is unreachable.",
+}
+_AUTH = [401, 429, 503]
+
+# (method, path, summary, request schema, query schema, success status, response schema, errors)
+OPERATIONS = [
+    ("post", "/calls", "Submit a call for analysis", s.CallCreateSchema, None, 202, s.CallAcceptedSchema,
+     [400, 404, 409, 413, 415, 422]),
+    ("get", "/calls", "List calls", None, s.CallListQuerySchema, 200, s.PageOfCallsSchema, [422]),
+    ("get", "/calls/{ref}", "Get a call by id or call_identifier", None, None, 200, s.CallDetailSchema, [404]),
+    ("patch", "/calls/{ref}", "Update a call's annotations", s.CallPatchSchema, None, 200, s.CallAcceptedSchema,
+     [400, 404, 413, 415, 422]),
+    ("post", "/agents", "Create an agent", s.AgentCreateSchema, None, 201, s.AgentSchema, [400, 413, 415, 422]),
+    ("get", "/agents", "List agents", None, s.PageSchema, 200, s.PageOfAgentsSchema, [422]),
+    ("get", "/agents/{agent_id}", "Get an agent", None, None, 200, s.AgentSchema, [404]),
+    ("patch", "/agents/{agent_id}", "Update an agent", s.AgentPatchSchema, None, 200, s.AgentSchema,
+     [400, 404, 413, 415, 422]),
+    ("delete", "/agents/{agent_id}", "Delete an agent (soft)", None, None, 204, None, [404]),
+    ("get", "/metrics/standard", "The standard metric catalogue", None, None, 200, s.StandardCatalogueSchema, []),
+]
+_PATH_PARAMS = {
+    "ref": {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
+            "description": "Internal id, or the call_identifier (all digits: tried as an id first)."},
+    "agent_id": {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+}
+
+
+def build_spec() -> dict:
+    spec = APISpec(title="callscope", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Submit voice-AI calls (recording, transcript or both) and read "
+                                        "their analysis. Compatible with the 'Add Calls' API."},
+                   servers=[{"url": PREFIX}])
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Error", schema=s.ErrorBodySchema)
+    for status, text in _ERRORS.items():
+        spec.components.response(f"E{status}", {"description": text, "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    paths: dict[str, dict] = {}
+    for method, path, summary, body, query, status, response, errors in OPERATIONS:
+        operation: dict = {"summary": summary, "security": [{"bearer": []}], "responses": {}}
+        params = [_PATH_PARAMS[name] for name in _PATH_PARAMS if "{" + name + "}" in path]
+        if query is not None:
+            params.append({"in": "query", "schema": query})
+        if params:
+            operation["parameters"] = params
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["responses"][str(status)] = (
+            {"description": "No content."} if response is None else
+            {"description": "Success.", "content": {"application/json": {"schema": response}}})
+        for code in sorted(set(errors + _AUTH)):
+            operation["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
+        paths.setdefault(path, {})[method] = operation
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    spec.path(path="/openapi.json", operations={"get": {"summary": "This document", "responses": {
+        "200": {"description": "The OpenAPI description."}}}})
+    return spec.to_dict()
+
+
+_DOCS = """<!doctype html><html><head><title>callscope API</title><meta charset="utf-8"></head>
+<body><redoc spec-url="{prefix}/openapi.json"></redoc>
+<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script></body></html>"""
+_SPEC: dict | None = None
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    global _SPEC
+    if _SPEC is None:
+        _SPEC = build_spec()
+    return _SPEC
+
+
+@bp.get("/docs")
+def docs():
+    """Interactive documentation (ReDoc, loaded by the reader's browser)."""
+    return _DOCS.format(prefix=PREFIX), 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+if __name__ == "__main__":  # python -m app.api.openapi > docs/openapi.json
+    import json
+
+    print(json.dumps(build_spec(), indent=2, sort_keys=True))
