@@ -77,7 +77,9 @@ class CallCreateSchema(StrictSchema):
     agent_id = StrictInteger(required=True)
     client_id = StrictInteger(required=True)
     recording_url = fields.Url(schemes={"http", "https"}, require_tld=False,
-                               validate=validate.Length(max=2048))
+                               validate=validate.Length(max=2048),
+                               metadata={"format": "uri", "pattern": "^https?://", "maxLength": 2048,
+                                         "description": "WAV, MP3 or M4A over http(s)."})
     transcript = fields.List(fields.Nested(TurnSchema), validate=validate.Length(min=1, max=MAX_TURNS))
     observation_type = fields.String(load_default="voice", validate=validate.OneOf(("voice", "text")))
     call_direction = fields.String(load_default="inbound", validate=validate.OneOf(("inbound", "outbound")))
