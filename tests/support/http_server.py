@@ -6,6 +6,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # clients that vanish mid-request (killed workers, timeouts) are the point of some tests
+
+
 class RecordingServer:
     """Routes: /files/<name> (registered bytes), /slowfiles/<name> (the same after slow_seconds),
     /status/<code>, /redirect/<n>/<name> (n hops),
@@ -15,6 +20,7 @@ class RecordingServer:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.requests: list[tuple[str, str]] = []  # (path, Host header)
         self.slow_seconds = 1.0
+        self.hooks: dict[str, callable] = {}  # path → called before answering (fault injection)
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,6 +31,8 @@ class RecordingServer:
 
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Host", "")))
+                if self.path in server.hooks:
+                    server.hooks[self.path]()
                 parts = self.path.split("?")[0].strip("/").split("/")
                 route = parts[0]
                 if route == "files" and parts[1] in server.files:
@@ -74,7 +82,7 @@ class RecordingServer:
                     self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
