@@ -223,7 +223,9 @@ class Downloader:
             raise FetchFailed("recording_too_large", f"The recording declares {declared} bytes.", True)
         written = 0
         with open(destination, "wb") as out:
-            for chunk in response.raw.stream(_CHUNK, decode_content=False):
+            # read1 returns whatever has arrived (≤ _CHUNK) instead of waiting for a full chunk,
+            # so the deadline is checked even against a server that drips one byte at a time
+            while chunk := response.raw.read1(_CHUNK, decode_content=False):
                 written += len(chunk)
                 if written > self.limits.max_bytes:
                     raise FetchFailed("recording_too_large",

@@ -46,6 +46,31 @@ def _depth(value, limit: int) -> int:
     return deepest
 
 
+def _nul_path(value, path: str = "") -> str | None:
+    """The dotted path of the first string (or key) holding a NUL character, if any: Postgres
+    cannot store one in text or jsonb."""
+    stack = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return where or "body"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in key:
+                    return where or "body"
+                stack.append((child, f"{where}.{key}" if where else key))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}.{i}" if where else str(i)) for i, child in enumerate(item))
+    return None
+
+
+def _reject_nul(value) -> None:
+    where = _nul_path(value)
+    if where is not None:
+        raise ValidationFailed(details={where: ["Must not contain the NUL character (\\u0000)."]})
+
+
 def json_body() -> dict:
     """The request's JSON object. 415 for another media type, 400 for anything but an object
     (invalid UTF-8/JSON, NaN/Infinity, nesting deeper than 64), 413 via MAX_CONTENT_LENGTH."""
@@ -61,6 +86,7 @@ def json_body() -> dict:
         raise MalformedRequest()
     if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise MalformedRequest(f"The body nests deeper than {MAX_JSON_DEPTH} levels.")
+    _reject_nul(body)
     return body
 
 
@@ -73,4 +99,6 @@ def load(schema: Schema, data, partial: bool = False) -> dict:
 
 
 def load_query(schema: Schema) -> dict:
-    return load(schema, request.args.to_dict(flat=True))
+    query = request.args.to_dict(flat=True)
+    _reject_nul(query)
+    return load(schema, query)

@@ -8,7 +8,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, ValidationFailed
 
 
 def open_pool(database_url: str, max_size: int, timeout: float) -> ConnectionPool:
@@ -34,10 +34,14 @@ def open_pool(database_url: str, max_size: int, timeout: float) -> ConnectionPoo
 
 @contextlib.contextmanager
 def _unavailable_on_outage() -> Iterator[None]:
+    """Outages → ServiceUnavailable (503); a value Postgres refuses to store (a NUL character,
+    a number out of range) → ValidationFailed (422), never an unhandled 500."""
     try:
         yield
     except (PoolTimeout, psycopg.OperationalError) as exc:
         raise ServiceUnavailable(details={"reason": type(exc).__name__}) from exc
+    except psycopg.DataError as exc:
+        raise ValidationFailed("A value cannot be stored.", details={"body": [str(exc).splitlines()[0]]}) from exc
 
 
 @contextlib.contextmanager

@@ -59,6 +59,8 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
 
 def resolve_call_id(conn, workspace_id: int, ref: str) -> int:
     """`ref` is an internal id or a call_identifier: digits are tried as an id first."""
+    if "\x00" in ref:
+        raise NotFound("No such call.")  # no identifier can hold it: Postgres stores none
     if ref.isascii() and ref.isdigit() and len(ref) < 19:
         row = calls_db.get_call(conn, workspace_id, int(ref))
         if row:

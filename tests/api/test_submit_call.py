@@ -179,3 +179,16 @@ def test_deeply_nested_object_is_400(client, tenant):
     body = json.dumps(call_body(tenant))[:-1] + ', "metadata": ' + nested + "}"
     response = client.post(URL, data=body, content_type="application/json", headers=tenant.headers)
     assert_error(response, 400, "malformed_request")
+
+
+def test_nul_characters_are_422_not_500(client, tenant):
+    """Found by fuzzing: Postgres stores no NUL in text or jsonb."""
+    for patch, field in [({"call_identifier": "a\x00b"}, "call_identifier"), ({"label": "x\x00"}, "label"),
+                         ({"metadata": {"k": "v\x00"}}, "metadata.k")]:
+        error = assert_error(post(client, tenant, call_body(tenant, **patch)), 422, "validation_failed")
+        assert field in error["details"]
+    body = call_body(tenant)
+    body["transcript"][1]["content"] = "hi\x00"
+    assert "transcript.1.content" in assert_error(post(client, tenant, body), 422, "validation_failed")["details"]
+    assert client.get(f"{URL}?label=%00", headers=tenant.headers).status_code == 422
+    assert client.get(f"{URL}/a%00b", headers=tenant.headers).status_code == 404

@@ -72,17 +72,37 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+class Processes(dict):
+    """The worker and beat processes, with what a process supervisor (compose's restart policy,
+    systemd, Kubernetes) would do when one exits: start it again, and count it."""
+
+    def __init__(self, env: dict, logs: Path):
+        super().__init__()
+        self.env, self.logs, self.restarts = env, logs, 0
+        self.celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+        self["worker"] = self._worker()
+        self["beat"] = _start(self.celery + ["beat", "-s", str(logs / "beat-schedule")], env,
+                              logs / "beat.log", "beat")
+        self["logs"] = logs
+
+    def _worker(self) -> subprocess.Popen:
+        return _start(self.celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"e2e{self.restarts}@%h",
+                                     "--without-mingle", "--without-gossip"], self.env,
+                      self.logs / f"worker{self.restarts}.log", "ready.")
+
+    def supervise(self) -> None:
+        if self["worker"].poll() is not None:
+            self.restarts += 1
+            self["worker"] = self._worker()
+
+
 @pytest.fixture(scope="session")
 def worker(e2e_env, tmp_path_factory):
     """A real Celery worker (prefork, 2 processes) and beat, as separate OS processes."""
-    logs = tmp_path_factory.mktemp("procs")
-    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    w = _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", "e2e@%h", "--without-mingle",
-                         "--without-gossip"], e2e_env, logs / "worker.log", "ready.")
-    b = _start(celery + ["beat", "-s", str(logs / "beat-schedule")], e2e_env, logs / "beat.log", "beat")
-    yield {"worker": w, "beat": b, "logs": logs}
-    _stop(b)
-    _stop(w)
+    procs = Processes(e2e_env, tmp_path_factory.mktemp("procs"))
+    yield procs
+    _stop(procs["beat"])
+    _stop(procs["worker"])
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,33 @@ class RecordingServer:
                     return self._redirect("/loop")
                 if route == "to":
                     return self._redirect(self.path.split("url=", 1)[1])
+                if route == "drip":  # one byte every 0.2 s, forever (until the client gives up)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/wav")
+                    self.send_header("Content-Length", "1000000")
+                    self.end_headers()
+                    for _ in range(10_000):
+                        self.wfile.write(b"R")
+                        self.wfile.flush()
+                        time.sleep(0.2)
+                    return None
+                if route == "liar":  # declares more than it sends, then hangs up
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/wav")
+                    self.send_header("Content-Length", "500000")
+                    self.end_headers()
+                    self.wfile.write(b"RIFF" + b"\0" * 1000)
+                    self.close_connection = True
+                    return None
+                if route == "endless":  # an unbounded chunked body (a "2 GB" recording)
+                    self.send_response(200)
+                    self.send_header("Content-Type", "audio/wav")
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"\0" * 65536
+                    for _ in range(40_000):  # 2.6 GB at most; the client stops long before
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    return None
                 if route == "slow":
                     time.sleep(5)
                     return self._send(200, b"late", "text/plain")

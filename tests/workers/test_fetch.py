@@ -200,3 +200,30 @@ def test_proxy_environment_is_ignored(server, tmp_path, monkeypatch):
     server.add("x.wav", b"RIFF")
     fetch(server.url("/files/x.wav"), tmp_path, dialer=dialer)
     assert dialer.dialled == [("127.0.0.1", server.port)]
+
+
+def test_dripping_server_hits_the_total_deadline(server, tmp_path):
+    limits = FetchLimits(connect_timeout=1, read_timeout=2, total_timeout=1.5)
+    started = __import__("time").monotonic()
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/drip"), tmp_path, limits=limits)
+    assert err.value.code == "recording_unreachable" and not err.value.permanent
+    assert __import__("time").monotonic() - started < 5
+
+
+def test_server_lying_about_content_length_is_transient(server, tmp_path):
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/liar"), tmp_path)
+    assert err.value.code == "recording_unreachable" and not err.value.permanent
+
+
+def test_endless_body_stops_at_the_size_limit_with_bounded_memory(server, tmp_path):
+    import resource
+
+    limits = FetchLimits(connect_timeout=2, read_timeout=5, total_timeout=60, max_bytes=64 * 1024 * 1024)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(FetchFailed) as err:
+        fetch(server.url("/endless"), tmp_path, limits=limits)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert err.value.code == "recording_too_large" and err.value.permanent
+    assert grown_mb < 32, f"streaming 64 MiB grew the process by {grown_mb:.0f} MB"
