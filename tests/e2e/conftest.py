@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 
 from app import create_app
+from app.db.pool import connect
 from app.service import admin
 from tests.api.conftest import Tenant
 from tests.conftest import JWT_KEYS, LOOPBACK_ONLY, SECRET, create_database, make_settings, service_url
@@ -86,9 +88,7 @@ class Processes(dict):
         self["logs"] = logs
 
     def _worker(self) -> subprocess.Popen:
-        return _start(self.celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"e2e{self.restarts}@%h",
-                                     "--without-mingle", "--without-gossip"], self.env,
-                      self.logs / f"worker{self.restarts}.log", "ready.")
+        return start_worker(self.env, self.logs, f"e2e{self.restarts}")
 
     def supervise(self) -> None:
         if self["worker"].poll() is not None:
@@ -105,12 +105,49 @@ def worker(e2e_env, tmp_path_factory):
     _stop(procs["worker"])
 
 
+_S3_SETTINGS = ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOINT_URL",
+                "CALLSCOPE_S3_ACCESS_KEY_ID", "CALLSCOPE_S3_SECRET_ACCESS_KEY")
+
+
+def settings_for(env: dict):
+    """The web side's settings for a worker environment (same database, broker and store)."""
+    return make_settings(env["CALLSCOPE_DATABASE_URL"], env["CALLSCOPE_BROKER_URL"],
+                         **{k.removeprefix("CALLSCOPE_").lower(): v for k, v in env.items() if k in _S3_SETTINGS})
+
+
+def start_worker(env: dict, logs: Path, name: str) -> subprocess.Popen:
+    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+    return _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
+                            "--without-gossip"], env, logs / f"{name}.log", "ready.")
+
+
+@dataclass
+class Stack:
+    env: dict
+    app: object
+    tenant: Tenant
+
+
+def isolated_stack(e2e_env: dict, name: str, broker_index: int, **overrides: str) -> Stack:
+    """A database, broker index, web app and tenant of their own, for a test that kills or
+    starves workers without disturbing the session's."""
+    broker = service_url("BROKER_URL").rsplit("/", 1)[0] + f"/{broker_index}"
+    redis.Redis.from_url(broker).flushdb()
+    env = {**e2e_env, "CALLSCOPE_DATABASE_URL": create_database(f"callscope_{name}"),
+           "CALLSCOPE_BROKER_URL": broker, **overrides}
+    settings = settings_for(env)
+    app = create_app(settings)
+    app.extensions["callscope"].storage.ensure_bucket()
+    with connect(env["CALLSCOPE_DATABASE_URL"]) as conn:
+        ws = admin.create_workspace(conn, name)
+        agent = admin.create_agent(conn, ws["id"], "bot")
+        token = admin.issue_token(conn, settings, ws["id"])
+    return Stack(env, app, Tenant(ws["id"], agent["id"], token["key_id"], token["token"]))
+
+
 @pytest.fixture(scope="session")
 def e2e_settings(e2e_env):
-    return make_settings(e2e_env["CALLSCOPE_DATABASE_URL"], e2e_env["CALLSCOPE_BROKER_URL"], **{
-        k.removeprefix("CALLSCOPE_").lower(): v for k, v in e2e_env.items()
-        if k in ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOINT_URL",
-                 "CALLSCOPE_S3_ACCESS_KEY_ID", "CALLSCOPE_S3_SECRET_ACCESS_KEY")})
+    return settings_for(e2e_env)
 
 
 @pytest.fixture(scope="session")
@@ -123,8 +160,6 @@ def e2e_app(e2e_settings):
 
 @pytest.fixture(scope="session")
 def e2e_tenant(e2e_env, e2e_settings) -> Tenant:
-    from app.db.pool import connect
-
     with connect(e2e_env["CALLSCOPE_DATABASE_URL"]) as conn:
         ws = admin.create_workspace(conn, "e2e")
         agent = admin.create_agent(conn, ws["id"], "e2e agent")

@@ -6,61 +6,58 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
 import pytest
-import redis
 
-from app import create_app
-from app.db.pool import connect
-from app.service import admin
-from tests.api.conftest import Tenant, call_body
-from tests.conftest import create_database, make_settings, service_url
-from tests.e2e.conftest import _start, _stop, wait_for_final
+from tests.api.conftest import call_body
+from tests.e2e.conftest import _stop, isolated_stack, start_worker, wait_for_final
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
 
 
-def kill_pool_children(main_pid: int) -> None:
-    """What the OOM killer does to a runaway stage: SIGKILL the pool processes, not the main one."""
-    children = subprocess.run(["pgrep", "-P", str(main_pid)], capture_output=True, text=True).stdout.split()
-    for pid in children:
+def pid_connected_from(port: int, candidates: list[int]) -> int | None:
+    """The process among `candidates` that owns the TCP socket with local port `port`."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(fields[9])
+    for pid in candidates:
         try:
-            os.kill(int(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").removeprefix("socket:[").rstrip("]") in inodes:
+                    return pid
+        except (FileNotFoundError, PermissionError):
+            continue
+    return None
+
+
+def kill_the_fetching_child(main_pid: int, client_address) -> None:
+    """What the OOM killer does to a runaway stage: SIGKILL the one pool process running it."""
+    children = [int(p) for p in subprocess.run(["pgrep", "-P", str(main_pid)], capture_output=True,
+                                               text=True).stdout.split()]
+    pid = pid_connected_from(client_address[1], children)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
 
 
 def test_poison_call_ends_worker_lost_and_others_flow(e2e_env, tmp_path):
-    broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/4"
-    redis.Redis.from_url(broker).flushdb()
-    env = {**e2e_env, "CALLSCOPE_DATABASE_URL": create_database("callscope_poison"), "CALLSCOPE_BROKER_URL": broker,
-           "CALLSCOPE_MAX_STAGE_DELIVERIES": "3"}
-    settings = make_settings(env["CALLSCOPE_DATABASE_URL"], broker, **{
-        k.removeprefix("CALLSCOPE_").lower(): v for k, v in env.items()
-        if k in ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOINT_URL",
-                 "CALLSCOPE_S3_ACCESS_KEY_ID", "CALLSCOPE_S3_SECRET_ACCESS_KEY")})
-    app = create_app(settings)
-    app.extensions["callscope"].storage.ensure_bucket()
-    with connect(env["CALLSCOPE_DATABASE_URL"]) as conn:
-        ws = admin.create_workspace(conn, "poison")
-        agent = admin.create_agent(conn, ws["id"], "bot")
-        token = admin.issue_token(conn, settings, ws["id"])
-    tenant = Tenant(ws["id"], agent["id"], token["key_id"], token["token"])
-    client = app.test_client()
-    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    worker = _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", "poison@%h", "--without-mingle",
-                              "--without-gossip"], env, tmp_path / "worker.log", "ready.")
+    stack = isolated_stack(e2e_env, "poison", 4, CALLSCOPE_MAX_STAGE_DELIVERIES="3")
+    app, tenant, client = stack.app, stack.tenant, stack.app.test_client()
+    worker = start_worker(stack.env, tmp_path, "poison")
     try:
         with RecordingServer() as recordings:
             recordings.add("poison.wav", wav_bytes(1.0))
             recordings.add("fine.wav", wav_bytes(1.0))
             kills = []
-            recordings.hooks["/files/poison.wav"] = lambda: (kills.append(1), kill_pool_children(worker.pid))
+            recordings.hooks["/files/poison.wav"] = lambda client: (
+                kills.append(1), kill_the_fetching_child(worker.pid, client))
 
             def submit(url):
                 body = call_body(tenant, call_identifier=f"p-{uuid.uuid4().hex[:10]}", recording_url=url)

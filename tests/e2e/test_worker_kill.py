@@ -11,14 +11,9 @@ import uuid
 
 import psycopg
 import pytest
-import redis
 
-from app import create_app
-from app.db.pool import connect
-from app.service import admin
-from tests.api.conftest import Tenant, call_body
-from tests.conftest import create_database, make_settings, service_url
-from tests.e2e.conftest import _start, _stop
+from tests.api.conftest import call_body
+from tests.e2e.conftest import _start, _stop, isolated_stack, start_worker
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 
@@ -26,33 +21,10 @@ pytestmark = [pytest.mark.services, pytest.mark.e2e]
 CALLS = 50
 
 
-@pytest.fixture(scope="module")
-def env(e2e_env):
-    broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/3"
-    redis.Redis.from_url(broker).flushdb()
-    return {**e2e_env, "CALLSCOPE_DATABASE_URL": create_database("callscope_kill"), "CALLSCOPE_BROKER_URL": broker,
-            "CALLSCOPE_STALE_AFTER_SECONDS": "3", "CALLSCOPE_SWEEP_INTERVAL_SECONDS": "1"}
-
-
-def start_worker(env, logs, name):
-    celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    return _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
-                            "--without-gossip"], env, logs / f"{name}.log", "ready.")
-
-
-def test_sigkill_with_calls_in_flight_loses_and_duplicates_nothing(env, tmp_path):
-    settings = make_settings(env["CALLSCOPE_DATABASE_URL"], env["CALLSCOPE_BROKER_URL"], **{
-        k.removeprefix("CALLSCOPE_").lower(): v for k, v in env.items()
-        if k in ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOINT_URL",
-                 "CALLSCOPE_S3_ACCESS_KEY_ID", "CALLSCOPE_S3_SECRET_ACCESS_KEY")})
-    app = create_app(settings)
-    app.extensions["callscope"].storage.ensure_bucket()
-    with connect(env["CALLSCOPE_DATABASE_URL"]) as conn:
-        ws = admin.create_workspace(conn, "kill")
-        agent = admin.create_agent(conn, ws["id"], "bot")
-        token = admin.issue_token(conn, settings, ws["id"])
-    tenant = Tenant(ws["id"], agent["id"], token["key_id"], token["token"])
-    client = app.test_client()
+def test_sigkill_with_calls_in_flight_loses_and_duplicates_nothing(e2e_env, tmp_path):
+    stack = isolated_stack(e2e_env, "kill", 3, CALLSCOPE_STALE_AFTER_SECONDS="3",
+                           CALLSCOPE_SWEEP_INTERVAL_SECONDS="1")
+    env, app, tenant, client = stack.env, stack.app, stack.tenant, stack.app.test_client()
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
     beat = _start(celery + ["beat", "-s", str(tmp_path / "beat-schedule")], env, tmp_path / "beat.log", "beat")
     worker = start_worker(env, tmp_path, "victim")

@@ -20,7 +20,8 @@ class RecordingServer:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.requests: list[tuple[str, str]] = []  # (path, Host header)
         self.slow_seconds = 1.0
-        self.hooks: dict[str, callable] = {}  # path → called before answering (fault injection)
+        # path → called with the client's (host, port) before answering (fault injection)
+        self.hooks: dict[str, callable] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -32,7 +33,7 @@ class RecordingServer:
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Host", "")))
                 if self.path in server.hooks:
-                    server.hooks[self.path]()
+                    server.hooks[self.path](self.client_address)
                 parts = self.path.split("?")[0].strip("/").split("/")
                 route = parts[0]
                 if route == "files" and parts[1] in server.files:
