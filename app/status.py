@@ -14,12 +14,8 @@ ANALYSIS_TRANSITIONS = {
     FAILED: {PENDING},
 }
 
-# calls.transcription_status
-TRANSCRIPTION_STATUSES = ("pending", "completed", "failed", "not_applicable")
-
 # metric_results.status: a pending result is written exactly once.
 RESULT_TRANSITIONS = {PENDING: {COMPUTED, FAILED, SKIPPED}}
-RESULT_TERMINAL = {COMPUTED, FAILED, SKIPPED}
 
 # The two branches of the pipeline (SPEC 3). The join fires when both are terminal.
 BRANCHES = ("transcript_branch", "audio_branch")

@@ -13,7 +13,6 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS
 
 ROLES = ("AI Assistant", "User", "Function Call", "Function Call Result")
-TOOL_ROLES = ("Function Call", "Function Call Result")
 MAX_TURNS = 5000
 MAX_METADATA_BYTES = 64 * 1024
 

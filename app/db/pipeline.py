@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from app.db.history import record_transition
-from app.status import BRANCH_TERMINAL, BRANCHES
+from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, can_transition
 
 
 def load_call(conn: psycopg.Connection, call_id: int) -> dict | None:
@@ -36,9 +36,10 @@ def finish_stage(conn: psycopg.Connection, call_id: int, stage: str) -> None:
     conn.execute("UPDATE stage_runs SET finished_at = now() WHERE call_id = %s AND stage = %s", (call_id, stage))
 
 
-def advance_branch(conn: psycopg.Connection, call_id: int, branch: str, expected: tuple[str, ...],
-                   new_state: str, code: str | None = None) -> tuple[bool, bool]:
-    """Move `branch` from one of `expected` to `new_state` under a row lock.
+def advance_branch(conn: psycopg.Connection, call_id: int, branch: str, new_state: str,
+                   code: str | None = None) -> tuple[bool, bool]:
+    """Move `branch` to `new_state` under a row lock, if app/status.py allows that transition
+    from its current state (a redelivered stage finds it already moved and changes nothing).
 
     Returns (changed, join_ready): join_ready is True only for the transaction that made the
     last branch terminal, so exactly one stage enqueues finalize (no result backend needed).
@@ -47,7 +48,7 @@ def advance_branch(conn: psycopg.Connection, call_id: int, branch: str, expected
         raise ValueError(f"unknown branch {branch}")
     row = conn.execute("SELECT transcript_branch, audio_branch FROM calls WHERE id = %s FOR UPDATE",
                        (call_id,)).fetchone()
-    if row is None or row[branch] not in expected:
+    if row is None or not can_transition(BRANCH_TRANSITIONS[branch], row[branch], new_state):
         return False, False
     conn.execute(
         sql.SQL("UPDATE calls SET {} = %s, progressed_at = now(), updated_at = now() WHERE id = %s").format(

@@ -50,5 +50,5 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
         data = MetricInput(speech=analysis.speech, words=words, call_direction=call["call_direction"],
                            thresholds=thresholds, source="audio")
         outcomes = {key: compute(key, data) for key in keys}
-    complete_branch(deps, call_id, "audio_branch", ("fetched",), "done", outcomes, source="audio")
+    complete_branch(deps, call_id, "audio_branch", "done", outcomes, source="audio")
     end_stage(deps, call_id, AUDIO_METRICS)

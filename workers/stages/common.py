@@ -55,7 +55,7 @@ def write_outcomes(conn, call_id: int, outcomes: dict[str, Outcome], source: str
         )
 
 
-def complete_branch(deps: WorkerDeps, call_id: int, branch: str, expected: tuple[str, ...], new_state: str,
+def complete_branch(deps: WorkerDeps, call_id: int, branch: str, new_state: str,
                     outcomes: dict[str, Outcome] | None = None, source: str | None = None,
                     failure: tuple[str, str] | None = None) -> None:
     """Write a branch's results and move its state in one transaction; the last branch to end
@@ -65,7 +65,7 @@ def complete_branch(deps: WorkerDeps, call_id: int, branch: str, expected: tuple
             write_outcomes(conn, call_id, outcomes, source or "transcript")
         if failure:
             pipeline_db.record_failure(conn, call_id, *failure)
-        _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, expected, new_state,
+        _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, new_state,
                                                    failure[0] if failure else None)
     if join_ready:
         deps.send(FINALIZE, call_id)

@@ -50,7 +50,7 @@ def fetch_recording(deps: WorkerDeps, call_id: int) -> None:
             raise TransientStageError("storage_unavailable", f"Storing the recording failed: {type(exc).__name__}") from exc
     with transaction(deps.pool) as conn:
         pipeline_db.set_recording(conn, call_id, key, info.as_dict())
-    complete_branch(deps, call_id, "audio_branch", ("pending",), "fetched")
+    complete_branch(deps, call_id, "audio_branch", "fetched")
     end_stage(deps, call_id, FETCH_RECORDING)
 
 
@@ -65,5 +65,5 @@ def fail_audio_branch(deps: WorkerDeps, call_id: int, code: str, message: str) -
     fallback = from_transcript(call["transcript"], call["call_direction"], thresholds_for(call["analysis_settings"]))
     outcomes = {key: (compute(key, fallback) if fallback.speech is not None
                       else Outcome("failed", error_code=code, error_message=message)) for key in keys}
-    complete_branch(deps, call_id, "audio_branch", ("pending", "fetched"), "failed", outcomes,
+    complete_branch(deps, call_id, "audio_branch", "failed", outcomes,
                     source="transcript", failure=(code, message))

@@ -19,5 +19,5 @@ def compute_transcript_metrics(deps: WorkerDeps, call_id: int) -> None:
         keys = results_db.pending_keys_of_branch(conn, call_id, "transcript")
     data = from_transcript(call["transcript"], call["call_direction"], thresholds_for(call["analysis_settings"]))
     outcomes = {key: compute(key, data) for key in keys}
-    complete_branch(deps, call_id, "transcript_branch", ("pending",), "done", outcomes, source="transcript")
+    complete_branch(deps, call_id, "transcript_branch", "done", outcomes, source="transcript")
     end_stage(deps, call_id, TRANSCRIPT_METRICS)
