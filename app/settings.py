@@ -80,6 +80,30 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("rate_limit_burst", "CALLSCOPE_RATE_LIMIT_BURST", "500", "Requests a token may burst above the sustained rate."),
     ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis."),
+    ("llm_base_url", "CALLSCOPE_LLM_BASE_URL", "",
+     "OpenAI-compatible API of the LLM judge, e.g. `http://host:port/v1` (chat completions are "
+     "POSTed to `<base>/chat/completions`). Empty: LLM metrics fail with `llm_not_configured`."),
+    ("llm_api_key", "CALLSCOPE_LLM_API_KEY", "", "Bearer key for the LLM judge (empty: no Authorization header)."),
+    ("llm_model", "CALLSCOPE_LLM_MODEL", "gpt-4o-mini", "Model name sent to the LLM judge."),
+    ("llm_timeout_seconds", "CALLSCOPE_LLM_TIMEOUT_SECONDS", "60", "Timeout of one LLM judge request."),
+    ("llm_concurrency", "CALLSCOPE_LLM_CONCURRENCY", "4",
+     "Parallel requests one call's LLM stage makes when it judges metric by metric (the "
+     "fallback when batching is refused). Across calls, worker processes bound the rest."),
+    ("llm_max_retries", "CALLSCOPE_LLM_MAX_RETRIES", "3",
+     "Retries of a 429, 5xx or timed-out LLM request (exponential backoff with jitter, "
+     "Retry-After honoured up to 60 s) before the metrics fail with `llm_unavailable`."),
+    ("code_judge_timeout_seconds", "CALLSCOPE_CODE_JUDGE_TIMEOUT_SECONDS", "5",
+     "Wall-clock limit of one code-metric run (CPU is limited to the same); over it: `code_timeout`."),
+    ("code_judge_memory_mb", "CALLSCOPE_CODE_JUDGE_MEMORY_MB", "256",
+     "Address-space limit of the code-metric process; over it: `code_memory_exceeded`."),
+    ("code_judge_isolation", "CALLSCOPE_CODE_JUDGE_ISOLATION", "full",
+     "`full`: each run drops to the sandbox user in a fresh network namespace (the worker must "
+     "run as root, as in the bundled setup) plus rlimits; `rlimits`: rlimits, clean environment "
+     "and empty directory only — weaker, for workers that cannot be root. Checked at worker start."),
+    ("code_judge_user", "CALLSCOPE_CODE_JUDGE_USER", "nobody", "Unprivileged user code metrics run as (`full` isolation)."),
+    ("code_judge_python", "CALLSCOPE_CODE_JUDGE_PYTHON", "",
+     "Python interpreter for code metrics; empty picks the first of the worker's own, "
+     "`/usr/local/bin/python3`, `/usr/bin/python3` that the sandbox user can run."),
     ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
 )
 
@@ -120,6 +144,17 @@ class Settings:
     rate_limit_per_second: float
     rate_limit_burst: int
     rate_limit_redis_url: str
+    llm_base_url: str
+    llm_api_key: str
+    llm_model: str
+    llm_timeout_seconds: float
+    llm_concurrency: int
+    llm_max_retries: int
+    code_judge_timeout_seconds: float
+    code_judge_memory_mb: int
+    code_judge_isolation: str
+    code_judge_user: str
+    code_judge_python: str
     log_level: str
 
     @classmethod
@@ -142,6 +177,10 @@ class Settings:
             raise SettingsError("CALLSCOPE_SECRET_KEY is required and must be ≥ 32 characters")
         if self.storage not in ("local", "s3"):
             raise SettingsError("CALLSCOPE_STORAGE must be `local` or `s3`")
+        if self.code_judge_isolation not in ("full", "rlimits"):
+            raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `rlimits`")
+        if self.llm_concurrency < 1:
+            raise SettingsError("CALLSCOPE_LLM_CONCURRENCY must be ≥ 1")
         longest_delay = max(300, self.task_time_limit_seconds)
         if self.visibility_timeout_seconds <= longest_delay:
             # Redis redelivers unacked tasks after the visibility timeout: a stage or a retry
@@ -157,9 +196,10 @@ def _env_name(field: str) -> str:
 _INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
          "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
-         "db_pool_max", "max_body_bytes", "rate_limit_burst"}
+         "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries",
+         "code_judge_memory_mb"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
-           "retry_backoff_seconds", "db_timeout_seconds"}
+           "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds"}
 
 
 def _parse(field: str, value: str):
@@ -183,7 +223,7 @@ def _parse(field: str, value: str):
             return _parse_jwt_keys(value)
         if field == "fetch_networks":
             return _parse_networks(value)
-        if field in ("public_base_url", "s3_endpoint_url"):
+        if field in ("public_base_url", "s3_endpoint_url", "llm_base_url"):
             return value.rstrip("/")
         return value
     except (ValueError, TypeError) as exc:

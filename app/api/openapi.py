@@ -19,7 +19,8 @@ _ERRORS = {
     400: "The body is not a JSON object (or not valid JSON).",
     401: "Missing, malformed, expired, revoked or wrongly signed token.",
     404: "No such resource in the token's workspace.",
-    409: "The workspace already has this call_identifier (details.id is the existing call).",
+    409: "The resource already exists: the workspace's call_identifier (details.id is the existing call) "
+         "or a live metric's name.",
     413: "The request body is larger than the limit.",
     415: "The body is not sent as application/json.",
     422: "The body or query failed validation; details map dotted field paths to messages.",
@@ -43,11 +44,22 @@ OPERATIONS = [
      [400, 404, 413, 415, 422]),
     ("delete", "/agents/{agent_id}", "Delete an agent (soft)", None, None, 204, None, [404]),
     ("get", "/metrics/standard", "The standard metric catalogue", None, None, 200, s.StandardCatalogueSchema, []),
+    ("post", "/metrics", "Create a custom metric", s.MetricCreateSchema, None, 201, s.MetricSchema,
+     [400, 409, 413, 415, 422]),
+    ("get", "/metrics", "List custom metrics", None, s.PageSchema, 200, s.PageOfMetricsSchema, [422]),
+    ("get", "/metrics/{metric_id}", "Get a custom metric (current version)", None, None, 200, s.MetricSchema, [404]),
+    ("get", "/metrics/{metric_id}/versions", "Every version of a custom metric", None, None, 200,
+     s.MetricVersionsSchema, [404]),
+    ("patch", "/metrics/{metric_id}", "Update a custom metric (creates a new version)", s.MetricPatchSchema, None,
+     200, s.MetricSchema, [400, 404, 409, 413, 415, 422]),
+    ("delete", "/metrics/{metric_id}", "Delete a custom metric (past results stay readable)", None, None, 204,
+     None, [404]),
 ]
 _PATH_PARAMS = {
     "ref": {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "Internal id, or the call_identifier (all digits: tried as an id first)."},
     "agent_id": {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "metric_id": {"name": "metric_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 }
 
 

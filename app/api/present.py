@@ -32,11 +32,18 @@ def _standard_result(row: dict) -> dict:
     return {**row, "name": _NAMES.get(row["metric_key"], row["metric_key"]), "error": error}
 
 
+def _custom_result(row: dict) -> dict:
+    error = None
+    if row["error_code"]:
+        error = {"code": row["error_code"], "message": row["error_message"] or FAILURE_CODES.get(row["error_code"], "")}
+    return {**row, "error": error}
+
+
 def call_detail(call: dict) -> dict:
     return {
         **call_summary(call),
         "recording": call.get("recording_info"),
         "standard_metrics": [_standard_result(r) for r in call["results"]],
-        "custom_metrics": [],
+        "custom_metrics": [_custom_result(r) for r in call["custom_results"]],
         "status_history": call["history"],
     }

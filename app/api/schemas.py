@@ -11,6 +11,7 @@ import math
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS
+from app.criteria import OPERATORS, RESULT_TYPES
 
 ROLES = ("AI Assistant", "User", "Function Call", "Function Call Result")
 MAX_TURNS = 5000
@@ -139,12 +140,32 @@ class AnalysisSettingsSchema(StrictSchema):
     non_adherence_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
 
 
+class CriteriaField(fields.Dict):
+    """A pass criterion: one operator → operand (fit to the result type is checked by the service)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=fields.String(validate=validate.OneOf(OPERATORS)), validate=validate.Length(equal=1),
+                         metadata={"description": f"Exactly one of {list(OPERATORS)}, e.g. {{\"gte\": 4}}."},
+                         **kwargs)
+
+
+class StandardCriterionSchema(StrictSchema):
+    """`metric` is `<metric_key>.<field path in its result_data>`, e.g. `latency_ms.average_ms`."""
+
+    metric = fields.String(required=True, validate=validate.Regexp(
+        rf"^({'|'.join(STANDARD_KEYS)})(\.[a-z_]+)+$", error="Use <standard metric key>.<result field>."))
+    criteria = CriteriaField(required=True)
+    critical = StrictBoolean(load_default=True)
+
+
 class AgentCreateSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=255))
     ai_channel = fields.String(load_default="left", validate=validate.OneOf(("left", "right", "auto")))
     disabled_standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)), load_default=list)
     enabled_metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)), load_default=list)
     analysis_settings = fields.Nested(AnalysisSettingsSchema, load_default=dict)
+    standard_criteria = fields.List(fields.Nested(StandardCriterionSchema), load_default=list,
+                                    validate=validate.Length(max=50))
 
 
 class AgentPatchSchema(StrictSchema):
@@ -153,6 +174,31 @@ class AgentPatchSchema(StrictSchema):
     disabled_standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)))
     enabled_metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)))
     analysis_settings = fields.Nested(AnalysisSettingsSchema)
+    standard_criteria = fields.List(fields.Nested(StandardCriterionSchema), validate=validate.Length(max=50))
+
+
+class MetricPatchSchema(StrictSchema):
+    """Partial update of a custom metric; null clears an optional field. Creates a new version."""
+
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    description = fields.String(validate=validate.Length(max=2000), allow_none=True)
+    kind = fields.String(validate=validate.OneOf(("llm", "code")))
+    result_type = fields.String(validate=validate.OneOf(RESULT_TYPES))
+    prompt = fields.String(validate=validate.Length(min=1, max=20_000), allow_none=True)
+    code = fields.String(validate=validate.Length(min=1, max=65_536), allow_none=True)
+    enum_values = fields.List(fields.String(validate=validate.Length(min=1, max=100)),
+                              validate=validate.Length(min=2, max=50), allow_none=True)
+    pass_criteria = CriteriaField(allow_none=True)
+    critical = StrictBoolean()
+    enabled = StrictBoolean()
+
+
+class MetricCreateSchema(MetricPatchSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    kind = fields.String(required=True, validate=validate.OneOf(("llm", "code")))
+    result_type = fields.String(required=True, validate=validate.OneOf(RESULT_TYPES))
+    critical = StrictBoolean(load_default=False)
+    enabled = StrictBoolean(load_default=True)
 
 
 # ---- responses ----------------------------------------------------------------------------
@@ -184,7 +230,26 @@ class StandardResultSchema(Schema):
     status = fields.String()
     source = fields.String(allow_none=True)
     result_data = fields.Raw(allow_none=True)
+    passed = fields.Boolean(allow_none=True)
+    critical = fields.Boolean()
     error = fields.Nested(FailureSchema, allow_none=True)
+
+
+class CustomResultSchema(Schema):
+    metric_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    version = fields.Integer()
+    result_type = fields.String()
+    status = fields.String()
+    result = fields.Raw(allow_none=True)
+    explanation = fields.String(allow_none=True)
+    structured_output = fields.Dict(allow_none=True)
+    passed = fields.Boolean(allow_none=True)
+    critical = fields.Boolean()
+    error = fields.Nested(FailureSchema, allow_none=True)
+    usage = fields.Dict(allow_none=True)
+    duration_ms = fields.Integer(allow_none=True)
 
 
 class HistorySchema(Schema):
@@ -234,7 +299,7 @@ class CallDetailSchema(CallSummarySchema):
     transcript_source = fields.String(allow_none=True)
     speech = fields.Raw(allow_none=True)
     standard_metrics = fields.List(fields.Nested(StandardResultSchema))
-    custom_metrics = fields.List(fields.Dict())
+    custom_metrics = fields.List(fields.Nested(CustomResultSchema))
     status_history = fields.List(fields.Nested(HistorySchema))
 
 
@@ -253,6 +318,7 @@ class AgentSchema(Schema):
     disabled_standard_metrics = fields.List(fields.String())
     enabled_metric_ids = fields.List(fields.Integer())
     analysis_settings = fields.Dict()
+    standard_criteria = fields.List(fields.Dict())
     effective_analysis_settings = fields.Method("_effective")
     created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
@@ -266,6 +332,50 @@ class PageOfAgentsSchema(Schema):
     page = fields.Integer()
     per_page = fields.Integer()
     total = fields.Integer()
+
+
+class MetricSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer(attribute="workspace_id")
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    kind = fields.String()
+    result_type = fields.String()
+    prompt = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    enum_values = fields.List(fields.String(), allow_none=True)
+    pass_criteria = fields.Dict(allow_none=True)
+    critical = fields.Boolean()
+    enabled = fields.Boolean()
+    version = fields.Integer()
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+
+
+class MetricVersionSchema(Schema):
+    version = fields.Integer()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    kind = fields.String()
+    result_type = fields.String()
+    prompt = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    enum_values = fields.List(fields.String(), allow_none=True)
+    pass_criteria = fields.Dict(allow_none=True)
+    critical = fields.Boolean()
+    enabled = fields.Boolean()
+    created_at = fields.DateTime(format="iso")
+
+
+class PageOfMetricsSchema(Schema):
+    items = fields.List(fields.Nested(MetricSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
+class MetricVersionsSchema(Schema):
+    items = fields.List(fields.Nested(MetricVersionSchema))
 
 
 class StandardMetricSchema(Schema):

@@ -1,16 +1,17 @@
-"""Agents (soft-deleted) and the custom-metric ids they may reference."""
+"""Agents (soft-deleted): the AIs a workspace evaluates and their analysis settings."""
 from __future__ import annotations
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 _COLUMNS = ("id, workspace_id, name, ai_channel, disabled_standard_metrics, enabled_metric_ids,"
-            " analysis_settings, created_at, updated_at")
-_MUTABLE = ("name", "ai_channel", "disabled_standard_metrics", "enabled_metric_ids", "analysis_settings")
+            " analysis_settings, standard_criteria, created_at, updated_at")
+_MUTABLE = ("name", "ai_channel", "disabled_standard_metrics", "enabled_metric_ids", "analysis_settings",
+            "standard_criteria")
 
 
 def _adapt(values: dict) -> dict:
-    return {k: Jsonb(v) if k == "analysis_settings" else v for k, v in values.items()}
+    return {k: Jsonb(v) if k in ("analysis_settings", "standard_criteria") else v for k, v in values.items()}
 
 
 def insert_agent(conn: psycopg.Connection, workspace_id: int, values: dict) -> dict:
@@ -65,17 +66,3 @@ def soft_delete_agent(conn: psycopg.Connection, workspace_id: int, agent_id: int
         (agent_id, workspace_id),
     ).fetchone()
     return row is not None
-
-
-def missing_custom_metric_ids(conn: psycopg.Connection, workspace_id: int, ids: list[int]) -> list[int]:
-    """The ids among `ids` that are not live custom metrics of the workspace."""
-    if not ids:
-        return []
-    found = {
-        r["id"]
-        for r in conn.execute(
-            "SELECT id FROM custom_metrics WHERE workspace_id = %s AND id = ANY(%s) AND deleted_at IS NULL",
-            (workspace_id, list(ids)),
-        )
-    }
-    return [i for i in ids if i not in found]

@@ -38,7 +38,7 @@ _FILTERS = {
 
 def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) -> dict:
     """Insert a call of a live agent of the workspace, with one pending result per metric key
-    the agent has not disabled and the first history row — ONE statement, atomic on its own
+    the agent has not disabled, one per custom metric that will run, and the first history row — ONE statement, atomic on its own
     and a single round trip (the hot path of POST /calls).
 
     Returns {"agent_found": bool, "call_id": int | None}: call_id is None when the agent is
@@ -48,8 +48,9 @@ def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) 
     params = {c: (Jsonb(values[c]) if c in _JSON_COLUMNS and values.get(c) is not None else values.get(c))
               for c in _INSERT_COLUMNS}
     params["metric_keys"] = metric_keys
+    params["custom_ids"] = values.get("metric_ids") or None
     return conn.execute(
-        "WITH agent AS (SELECT id, disabled_standard_metrics FROM agents"
+        "WITH agent AS (SELECT id, disabled_standard_metrics, enabled_metric_ids FROM agents"
         "  WHERE id = %(agent_id)s AND workspace_id = %(workspace_id)s AND deleted_at IS NULL),"
         f" new_call AS (INSERT INTO calls ({', '.join(_INSERT_COLUMNS)})"
         f"  SELECT {', '.join(f'%({c})s' for c in _INSERT_COLUMNS)} FROM agent"
@@ -57,6 +58,14 @@ def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) 
         " pending AS (INSERT INTO metric_results (call_id, metric_key)"
         "  SELECT new_call.id, key FROM new_call, agent, unnest(%(metric_keys)s::text[]) WITH ORDINALITY AS k(key, n)"
         "  WHERE key <> ALL (agent.disabled_standard_metrics) ORDER BY n),"
+        # custom metrics: the call's metric_ids when given, else the agent's enabled ones;
+        # each result is pinned to the metric's current version
+        " custom AS (INSERT INTO custom_results (call_id, metric_id, metric_version, kind)"
+        "  SELECT new_call.id, m.id, m.version, v.kind FROM new_call, agent, custom_metrics m"
+        "  JOIN custom_metric_versions v ON v.metric_id = m.id AND v.version = m.version"
+        "  WHERE m.workspace_id = %(workspace_id)s AND m.deleted_at IS NULL AND CASE"
+        "   WHEN %(custom_ids)s::bigint[] IS NULL THEN m.id = ANY(agent.enabled_metric_ids) AND v.enabled"
+        "   ELSE m.id = ANY(%(custom_ids)s::bigint[]) END ORDER BY m.id),"
         " history AS (INSERT INTO call_status_history (call_id, field, from_status, to_status)"
         "  SELECT id, 'analysis_status', NULL, 'pending' FROM new_call)"
         " SELECT EXISTS (SELECT 1 FROM agent) AS agent_found, (SELECT id FROM new_call) AS call_id",

@@ -46,7 +46,13 @@ def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) 
 
 def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
     return conn.execute(
-        "SELECT metric_key, status, source, result_data, error_code, error_message"
+        "SELECT metric_key, status, source, result_data, error_code, error_message, passed, critical"
         " FROM metric_results WHERE call_id = %s ORDER BY id",
         (call_id,),
     ).fetchall()
+
+
+def set_verdict(conn: psycopg.Connection, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
+    """Record whether a standard result met the agent's pass criteria (SPEC 6.3)."""
+    conn.execute("UPDATE metric_results SET passed = %s, critical = %s WHERE call_id = %s AND metric_key = %s",
+                 (passed, critical, call_id, metric_key))

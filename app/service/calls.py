@@ -5,9 +5,10 @@ import json
 from datetime import datetime, timezone
 
 from app import catalogue
-from app.db import agents as agents_db
 from app.db import calls as calls_db
+from app.db import custom_results as custom_db
 from app.db import history as history_db
+from app.db import metrics as metrics_db
 from app.db import results as results_db
 from app.db.pool import autocommit, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -41,7 +42,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
     }
     with autocommit(deps.pool) as conn:
         if data.get("metric_ids"):
-            unknown = agents_db.missing_custom_metric_ids(conn, workspace_id, data["metric_ids"])
+            unknown = metrics_db.missing_metric_ids(conn, workspace_id, data["metric_ids"])
             if unknown:
                 raise ValidationFailed(details={"metric_ids": [f"Unknown metric id(s): {unknown}."]})
         # one atomic statement: the call, its pending results and its history row, or nothing
@@ -77,11 +78,13 @@ def get_call(deps: Deps, workspace_id: int, ref: str) -> dict:
         call_id = resolve_call_id(conn, workspace_id, ref)
         call = calls_db.get_call(conn, workspace_id, call_id)
         results = results_db.call_results(conn, call_id)
+        custom = custom_db.call_custom_results(conn, call_id)
         history = history_db.call_history(conn, call_id)
     recording_url = None
     if call["recording_key"]:
         recording_url = deps.storage.presign(call["recording_key"], deps.settings.recording_url_ttl_seconds)
-    return {**call, "recording_url": recording_url, "results": results, "history": history}
+    return {**call, "recording_url": recording_url, "results": results, "custom_results": custom,
+            "history": history}
 
 
 def list_calls(deps: Deps, workspace_id: int, filters: dict, page: int, per_page: int) -> dict:

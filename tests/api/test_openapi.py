@@ -1,6 +1,7 @@
 """The OpenAPI description: valid, generated from the schemas, in sync with the routes and with
 the committed copy (docs/openapi.json)."""
 import json
+import re
 from pathlib import Path
 
 from openapi_spec_validator import validate
@@ -25,7 +26,7 @@ def test_every_public_route_is_documented(app):
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIX):
             continue
-        path = rule.rule.removeprefix(PREFIX).replace("<int:agent_id>", "{agent_id}").replace("<ref>", "{ref}")
+        path = re.sub(r"<(?:int:)?(\w+)>", r"{\1}", rule.rule.removeprefix(PREFIX))
         if path in UNDOCUMENTED:
             continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:

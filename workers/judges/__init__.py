@@ -1,0 +1,1 @@
+"""Custom-metric judges: the LLM judge client, the code-judge sandbox, and call success."""
