@@ -6,7 +6,8 @@ Layers (any one may fail without the others failing):
 3. the process, and this is the boundary: `python -I -S` (no site-packages, no env influence),
    an empty environment, an empty directory it cannot write, rlimits (CPU seconds, address space,
    processes, file size 0, open files, no core dumps), `no_new_privs`, and with `full` isolation
-   a fresh network namespace (no interface but a downed loopback) and an unprivileged user.
+   a fresh network namespace (no interface but a downed loopback), a private mount table with
+   the world-writable directories covered by empty read-only tmpfs, and an unprivileged user.
 A fresh process per run, so nothing leaks between runs or tenants; the worker only ever reads
 one bounded JSON document back.
 """
@@ -27,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _RUNNER = (Path(__file__).with_name("runner.py")).read_text()
-_CLONE_NEWNET = 0x40000000
+_CLONE_NEWNET, _CLONE_NEWNS = 0x40000000, 0x00020000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 1, 2, 4, 8, 0x4000, 0x40000
+_WRITABLE_DIRS = (b"/tmp", b"/var/tmp", b"/dev/shm", b"/run/lock")  # world-writable on Debian
 _PR_SET_NO_NEW_PRIVS = 38
 MAX_OUTPUT_BYTES = 1 << 20
 _MAX_PROCESSES = 64  # per sandbox uid, across all concurrent runs; the code cannot fork anyway
@@ -118,8 +121,17 @@ class Sandbox:
     def _confine(self) -> None:
         """In the child between fork and exec: namespaces and limits first, privileges last."""
         libc = ctypes.CDLL(None, use_errno=True)
-        if self.config.isolation == "full" and libc.unshare(_CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+        if self.config.isolation == "full":
+            if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) != 0:
+                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
+            # a private mount table, then the world-writable directories covered read-only
+            if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+                raise OSError(ctypes.get_errno(), "making mounts private failed")
+            for path in _WRITABLE_DIRS:
+                if os.path.isdir(path):
+                    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
+                    if libc.mount(b"tmpfs", path, b"tmpfs", flags, b"size=4k") != 0:
+                        raise OSError(ctypes.get_errno(), f"covering {path.decode()} failed")
         cpu = int(self.config.timeout_seconds) + 1
         memory = self.config.memory_mb * 1024 * 1024
         for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, memory),
