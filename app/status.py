@@ -17,12 +17,14 @@ ANALYSIS_TRANSITIONS = {
 # metric_results.status: a pending result is written exactly once.
 RESULT_TRANSITIONS = {PENDING: {COMPUTED, FAILED, SKIPPED}}
 
-# The two branches of the pipeline (SPEC 3). The join fires when both are terminal.
-BRANCHES = ("transcript_branch", "audio_branch")
+# The branches of the pipeline (SPEC 3). The join fires when all are terminal.
+BRANCHES = ("transcript_branch", "audio_branch", "llm_branch")
 BRANCH_TRANSITIONS = {
     "transcript_branch": {"pending": {"done"}},
     # audio: download+probe → fetched; metrics → done; any permanent failure → failed
     "audio_branch": {"pending": {"fetched", "failed"}, "fetched": {"done", "failed"}},
+    # LLM judges: run once a transcript exists; done also when there was nothing to judge
+    "llm_branch": {"pending": {"done"}},
 }
 BRANCH_TERMINAL = {"done", "failed", "not_applicable"}
 

@@ -56,7 +56,8 @@ fi
   echo "CALLSCOPE_BEAT_SCHEDULE=$STATE/beat-schedule"
   echo "FLOWER_UNAUTHENTICATED_API=true"
   echo "PATH=$ROOT/$VENV/bin:$PATH"
-  # settings given in the environment win over the defaults above
+  # settings given in the environment win over the defaults above (e.g. CALLSCOPE_LLM_BASE_URL,
+  # CALLSCOPE_LLM_API_KEY and CALLSCOPE_LLM_MODEL reach the worker's LLM judge this way)
   env | grep -E '^CALLSCOPE_' | grep -vE '^CALLSCOPE_(PORT|DEV_|VENV)' || true
 } >"$STATE/env"
 set -a; source "$STATE/env"; set +a

@@ -69,8 +69,38 @@ def deps() -> WorkerDeps:
                     downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
                     send=send,
                     queue_depth=queue_depth,
+                    judge=make_judge(settings),
+                    sandbox=make_sandbox(settings),
                 )
     return _deps
+
+
+def make_judge(settings: Settings):
+    from workers.judges.llm import OpenAIJudge, UnconfiguredJudge
+
+    if not settings.llm_base_url:
+        return UnconfiguredJudge()
+    return OpenAIJudge(settings.llm_base_url, settings.llm_api_key, settings.llm_model,
+                       settings.llm_timeout_seconds, settings.llm_concurrency, settings.llm_max_retries,
+                       settings.retry_backoff_seconds)
+
+
+def make_sandbox(settings: Settings):
+    """The code-judge sandbox, checked by running a probe under the real limits (raises
+    SandboxUnavailable saying what to change)."""
+    from workers.judges.sandbox import Sandbox, SandboxConfig
+
+    sandbox = Sandbox(SandboxConfig(settings.code_judge_timeout_seconds, settings.code_judge_memory_mb,
+                                    settings.code_judge_isolation, settings.code_judge_user,
+                                    settings.code_judge_python))
+    sandbox.verify()
+    return sandbox
+
+
+@signals.worker_init.connect
+def _check_sandbox(**_):
+    """Fail at start, not mid-call: a worker that cannot judge code must not consume calls."""
+    make_sandbox(settings)
 
 
 @signals.setup_logging.connect

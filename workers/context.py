@@ -9,6 +9,8 @@ from psycopg_pool import ConnectionPool
 from app.settings import Settings
 from app.storage import Storage
 from workers.fetch import Downloader
+from workers.judges.llm import Judge
+from workers.judges.sandbox import Sandbox
 
 
 @dataclass(frozen=True)
@@ -21,3 +23,5 @@ class WorkerDeps:
     send: Callable[..., None]
     # tasks waiting in the broker queue (None when the broker cannot say)
     queue_depth: Callable[[], int | None] = lambda: None
+    judge: Judge | None = None        # LLM-as-judge (UnconfiguredJudge when no provider is set)
+    sandbox: Sandbox | None = None    # code-as-judge, verified at worker start

@@ -1,7 +1,9 @@
 """The only place the stage order, the metric-to-branch plan and the join live (SPEC 3).
 
     calls.analyze ─┬─> calls.transcript_metrics ─────────────────────┐
-                   └─> calls.fetch_recording ─> calls.audio_metrics ─┴─> (join in Postgres) ─> calls.finalize
+                   ├─> calls.llm_judges (once a transcript exists) ───┤
+                   └─> calls.fetch_recording ─> calls.audio_metrics ─┴─> (join in Postgres)
+                                                   ─> calls.code_judges ─> calls.finalize
 
 calls.analyze records which branch computes each metric (metric_results.planned_branch), so a
 branch that fails fails only its own metrics.
@@ -18,7 +20,11 @@ ANALYZE = "calls.analyze"
 TRANSCRIPT_METRICS = "calls.transcript_metrics"
 FETCH_RECORDING = "calls.fetch_recording"
 AUDIO_METRICS = "calls.audio_metrics"
+LLM_JUDGES = "calls.llm_judges"
+CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
+# what the join starts: code judges read every other result, then the call is decided
+AFTER_JOIN = (CODE_JUDGES, FINALIZE)
 SWEEP = "calls.sweep"
 
 _VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
@@ -55,6 +61,8 @@ def next_tasks(call: dict) -> list[list[str]]:
         chains.append([FETCH_RECORDING, AUDIO_METRICS])
     elif call["audio_branch"] == "fetched":
         chains.append([AUDIO_METRICS])
-    if not chains:
-        chains.append([FINALIZE])  # both branches ended; finalize may have been lost
+    if call["llm_branch"] == "pending" and call["transcript"]:
+        chains.append([LLM_JUDGES])
+    if not chains and all(call[b] != "pending" for b in ("transcript_branch", "audio_branch", "llm_branch")):
+        chains.append(list(AFTER_JOIN))  # every branch ended; the join's send may have been lost
     return chains

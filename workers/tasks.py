@@ -4,7 +4,7 @@ from __future__ import annotations
 from workers import pipeline
 from workers.base import StageTask, backoff_delay
 from workers.celery_app import celery, deps
-from workers.stages import analyze, audio, finalize, recording, sweep, transcript
+from workers.stages import analyze, audio, finalize, judges, recording, sweep, transcript
 from workers.stages.common import TransientStageError
 
 
@@ -33,6 +33,16 @@ def fetch_recording(self, call_id: int) -> None:
 @celery.task(name=pipeline.AUDIO_METRICS, base=StageTask)
 def audio_metrics(call_id: int) -> None:
     audio.compute_audio_metrics(deps(), call_id)
+
+
+@celery.task(name=pipeline.LLM_JUDGES, base=StageTask)
+def llm_judges(call_id: int) -> None:
+    judges.run_llm_judges(deps(), call_id)
+
+
+@celery.task(name=pipeline.CODE_JUDGES, base=StageTask)
+def code_judges(call_id: int) -> None:
+    judges.run_code_judges(deps(), call_id)
 
 
 @celery.task(name=pipeline.FINALIZE, base=StageTask)

@@ -46,6 +46,14 @@ def fail_pending_custom_results(conn: psycopg.Connection, call_id: int, code: st
     ).rowcount
 
 
+def skip_pending_custom_results(conn: psycopg.Connection, call_id: int, kind: str, reason: str) -> None:
+    conn.execute(
+        "UPDATE custom_results SET status = 'skipped', error_code = %s, updated_at = now()"
+        " WHERE call_id = %s AND kind = %s AND status = 'pending'",
+        (reason, call_id, kind),
+    )
+
+
 def call_custom_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
     """Every custom result of the call, with the name and type of the version it used."""
     return conn.execute(

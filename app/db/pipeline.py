@@ -16,7 +16,8 @@ from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, can_transi
 def load_call(conn: psycopg.Connection, call_id: int) -> dict | None:
     """The whole call row plus its agent's analysis settings (workers only: no tenant filter)."""
     return conn.execute(
-        "SELECT c.*, a.ai_channel, a.analysis_settings FROM calls c JOIN agents a ON a.id = c.agent_id"
+        "SELECT c.*, a.ai_channel, a.analysis_settings, a.standard_criteria"
+        " FROM calls c JOIN agents a ON a.id = c.agent_id"
         " WHERE c.id = %s",
         (call_id,),
     ).fetchone()
@@ -46,7 +47,7 @@ def advance_branch(conn: psycopg.Connection, call_id: int, branch: str, new_stat
     """
     if branch not in BRANCHES:
         raise ValueError(f"unknown branch {branch}")
-    row = conn.execute("SELECT transcript_branch, audio_branch FROM calls WHERE id = %s FOR UPDATE",
+    row = conn.execute(f"SELECT {', '.join(BRANCHES)} FROM calls WHERE id = %s FOR UPDATE",
                        (call_id,)).fetchone()
     if row is None or not can_transition(BRANCH_TRANSITIONS[branch], row[branch], new_state):
         return False, False

@@ -17,13 +17,24 @@ from app.db.pool import connect
 from app.service import admin
 from tests.api.conftest import Tenant
 from tests.conftest import JWT_KEYS, LOOPBACK_ONLY, SECRET, create_database, make_settings, service_url
+from tests.support.fake_llm import FakeLLM
 from tests.support.http_server import RecordingServer
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
 
 
+# The fake LLM provider every e2e worker is configured with: it answers each metric by name.
+E2E_LLM_ANSWERS = {"Greets the caller": (True, "opens with a greeting")}
+
+
 @pytest.fixture(scope="session")
-def e2e_env(tmp_path_factory) -> dict:
+def fake_llm():
+    with FakeLLM(answers=E2E_LLM_ANSWERS) as llm:
+        yield llm
+
+
+@pytest.fixture(scope="session")
+def e2e_env(tmp_path_factory, fake_llm) -> dict:
     database = create_database("callscope_e2e")
     broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/2"
     redis.Redis.from_url(broker).flushdb()
@@ -46,6 +57,8 @@ def e2e_env(tmp_path_factory) -> dict:
         "CALLSCOPE_SWEEP_INTERVAL_SECONDS": "1",
         "CALLSCOPE_MAX_ATTEMPTS": "20",
         "CALLSCOPE_LOG_LEVEL": "INFO",
+        "CALLSCOPE_LLM_BASE_URL": fake_llm.base_url,
+        "CALLSCOPE_LLM_MODEL": "fake-judge",
     }
 
 

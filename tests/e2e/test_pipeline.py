@@ -39,8 +39,8 @@ def test_transcript_only_call_is_computed_from_timings(client, e2e_tenant):
     assert results["user_interruptions"]["result_data"]["count"] == 2
     assert results["silence_detection"]["result_data"]["ai_channel"]["total_ms"] == 2500
     history = [(h["field"], h["from"], h["to"]) for h in call["status_history"]]
-    assert history == [("analysis_status", None, "pending"), ("transcript_branch", "pending", "done"),
-                       ("analysis_status", "pending", "computed")]
+    assert history == [("analysis_status", None, "pending"), ("llm_branch", "pending", "done"),
+                       ("transcript_branch", "pending", "done"), ("analysis_status", "pending", "computed")]
 
 
 def test_recording_call_is_stored_in_s3_and_presigned(client, e2e_tenant, recordings):
@@ -159,3 +159,31 @@ def test_recording_with_transcript_audio_wins_and_wpm_uses_audio_time(client, e2
     ai_seconds = sum(e - s for s, e in call.truth["ai"])
     assert wpm["source"] == "audio" and wpm["result_data"]["words"] == ai_words
     assert wpm["result_data"]["wpm"] == pytest.approx(ai_words / (ai_seconds / 60), rel=0.03)
+
+
+def test_llm_and_critical_code_metric_decide_call_success(client, e2e_tenant, fake_llm):
+    """One LLM metric (the fake provider) and one critical code metric reading the standard
+    latency: the call ends computed, call_success set by the code metric."""
+    headers = e2e_tenant.headers
+    llm = client.post("/api/public/v1/metrics", headers=headers, json={
+        "name": "Greets the caller", "kind": "llm", "result_type": "boolean", "prompt": "Does the agent greet?"})
+    code = client.post("/api/public/v1/metrics", headers=headers, json={
+        "name": "Latency budget", "kind": "code", "result_type": "numeric", "critical": True,
+        "pass_criteria": {"lte": 900},
+        "code": 'metric["result"] = context["standard_metrics"]["latency_ms"]["average_ms"]\n'
+                'metric["explanation"] = "greeted" if context["llm_metrics"]["Greets the caller"]["result"] else "no"'})
+    assert llm.status_code == 201 and code.status_code == 201, (llm.get_json(), code.get_json())
+    ids = [llm.get_json()["id"], code.get_json()["id"]]
+    call = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, transcript=CALL, metric_ids=ids))
+    assert call["analysis_status"] == "computed", call
+    custom = {m["name"]: m for m in call["custom_metrics"]}
+    assert custom["Greets the caller"]["result"] is True and custom["Greets the caller"]["passed"] is True
+    assert custom["Latency budget"]["result"] == 960 and custom["Latency budget"]["explanation"] == "greeted"
+    assert custom["Latency budget"]["passed"] is False and custom["Latency budget"]["critical"] is True
+    assert call["call_success"] is False  # 960 ms is over the critical 900 ms budget
+    fixed = client.patch(f"/api/public/v1/metrics/{ids[1]}", headers=headers, json={"pass_criteria": {"lte": 1000}})
+    assert fixed.get_json()["version"] == 2
+    again = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, transcript=CALL, metric_ids=ids))
+    latency = {m["name"]: m for m in again["custom_metrics"]}["Latency budget"]
+    assert (latency["version"], latency["passed"], again["call_success"]) == (2, True, True)
+    assert any(r["model"] == "fake-judge" for r in fake_llm.requests)

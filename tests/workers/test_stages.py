@@ -1,65 +1,17 @@
 """Stage functions called directly (no broker): idempotency, the join, attempt counting."""
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import replace
 
 import pytest
 
-from app.db.pool import open_pool
-from app.service import admin
-from app.service.calls import submit_call
-from app.ratelimit import RateLimiter
-from app.service.deps import Deps
-from app.storage import LocalStorage
-from tests.conftest import make_settings
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 from tests.support.transcripts import CALL
-from workers.context import WorkerDeps
-from workers.fetch import AddressPolicy, Downloader, FetchLimits
-from workers.pipeline import AUDIO_METRICS, FETCH_RECORDING, FINALIZE, TRANSCRIPT_METRICS
+from workers.pipeline import AUDIO_METRICS, CODE_JUDGES, FETCH_RECORDING, FINALIZE, TRANSCRIPT_METRICS
 from workers.stages import analyze, audio, finalize, recording, sweep, transcript
 
 pytestmark = pytest.mark.services
-
-
-class Sent:
-    """Records sent tasks instead of publishing them (the stage under test is run by hand)."""
-
-    def __init__(self):
-        self.tasks: list[tuple[str, int, tuple]] = []
-
-    def __call__(self, name, call_id, then=()):
-        self.tasks.append((name, call_id, tuple(then)))
-
-
-class NoQueue:
-    def enqueue_analysis(self, call_id):
-        return True
-
-
-@pytest.fixture()
-def env(db, test_db_url, tmp_path):
-    settings = make_settings(test_db_url, "redis://127.0.0.1:1/0", storage_dir=str(tmp_path / "s"))
-    pool = open_pool(test_db_url, 4, 3)
-    storage = LocalStorage(str(tmp_path / "s"), settings.public_base_url, settings.secret_key)
-    sent = Sent()
-    downloader = Downloader(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")]),
-                            FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10))
-    wdeps = WorkerDeps(settings, pool, storage, downloader, sent)
-    ws = admin.create_workspace(db, "stages")
-    agent = admin.create_agent(db, ws["id"], "bot")
-    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1))
-
-    def new_call(**fields):
-        body = {"call_identifier": f"c{len(sent.tasks)}-{fields.get('label', '')}-{id(fields)}",
-                "agent_id": agent["id"], "client_id": ws["id"], "observation_type": "voice",
-                "call_direction": "inbound", **fields}
-        return submit_call(api, ws["id"], body)["id"]
-
-    yield wdeps, sent, new_call, db
-    pool.close()
 
 
 def row(db, call_id):
@@ -80,13 +32,14 @@ def test_transcript_branch_runs_once_and_triggers_finalize_once(env):
     first = results(db, call_id)
     transcript.compute_transcript_metrics(deps, call_id)  # a redelivery
     assert results(db, call_id) == first
-    assert [t for t in sent.tasks if t[0] == FINALIZE] == [(FINALIZE, call_id, ())]
+    assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id, (FINALIZE,))]
     finalize.finalize_call(deps, call_id)
     finalize.finalize_call(deps, call_id)
     history = db.execute("SELECT field, to_status FROM call_status_history WHERE call_id = %s ORDER BY id",
                          (call_id,)).fetchall()
     assert [(h["field"], h["to_status"]) for h in history] == [
-        ("analysis_status", "pending"), ("transcript_branch", "done"), ("analysis_status", "computed")]
+        ("analysis_status", "pending"), ("llm_branch", "done"), ("transcript_branch", "done"),
+        ("analysis_status", "computed")]
 
 
 def test_join_waits_for_both_branches(env):
@@ -97,12 +50,12 @@ def test_join_waits_for_both_branches(env):
         assert sorted(sent.tasks) == sorted([(TRANSCRIPT_METRICS, call_id, ()),
                                              (FETCH_RECORDING, call_id, (AUDIO_METRICS,))])
         transcript.compute_transcript_metrics(deps, call_id)
-        assert not any(t[0] == FINALIZE for t in sent.tasks)  # audio still running
+        assert not any(t[0] == CODE_JUDGES for t in sent.tasks)  # audio still running
         recording.fetch_recording(deps, call_id)
         recording.fetch_recording(deps, call_id)  # redelivered: finds the branch fetched, does nothing
         assert deps.storage.exists(row(db, call_id)["recording_key"])
         audio.compute_audio_metrics(deps, call_id)
-        assert [t for t in sent.tasks if t[0] == FINALIZE] == [(FINALIZE, call_id, ())]
+        assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id, (FINALIZE,))]
 
 
 def test_stage_delivered_too_often_fails_the_call_worker_lost(env):

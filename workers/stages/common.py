@@ -4,12 +4,14 @@ from __future__ import annotations
 import logging
 
 from app.db import pipeline as pipeline_db
+from app.db import custom_results as custom_db
 from app.db import results as results_db
 from app.db.pool import transaction
 from app.errors import FAILURE_CODES
 from workers.context import WorkerDeps
 from workers.metrics.registry import Outcome
-from workers.pipeline import FINALIZE
+from workers.judges.verdicts import Judgement, custom_passed
+from workers.pipeline import AFTER_JOIN
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +57,33 @@ def write_outcomes(conn, call_id: int, outcomes: dict[str, Outcome], source: str
         )
 
 
+def write_judgements(conn, call_id: int, judged: list[tuple[dict, Judgement]]) -> None:
+    """Write custom results once (pending → terminal), with their pass verdict."""
+    for metric, verdict in judged:
+        custom_db.complete_custom_result(
+            conn, call_id, metric["metric_id"], verdict.status, result=verdict.result,
+            explanation=verdict.explanation, structured_output=verdict.structured_output,
+            passed=custom_passed(metric, verdict), error_code=verdict.error_code,
+            error_message=verdict.error_message, usage=verdict.usage, duration_ms=verdict.duration_ms)
+
+
 def complete_branch(deps: WorkerDeps, call_id: int, branch: str, new_state: str,
                     outcomes: dict[str, Outcome] | None = None, source: str | None = None,
-                    failure: tuple[str, str] | None = None) -> None:
+                    failure: tuple[str, str] | None = None,
+                    judged: list[tuple[dict, Judgement]] | None = None) -> None:
     """Write a branch's results and move its state in one transaction; the last branch to end
-    enqueues finalize after the commit."""
+    starts the code judges and finalize after the commit."""
     with transaction(deps.pool) as conn:
         if outcomes:
             write_outcomes(conn, call_id, outcomes, source or "transcript")
+        if judged:
+            write_judgements(conn, call_id, judged)
         if failure:
             pipeline_db.record_failure(conn, call_id, *failure)
         _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, new_state,
                                                    failure[0] if failure else None)
     if join_ready:
-        deps.send(FINALIZE, call_id)
+        deps.send(AFTER_JOIN[0], call_id, then=AFTER_JOIN[1:])
 
 
 def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = None) -> None:
@@ -79,4 +94,5 @@ def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = N
         pipeline_db.record_failure(conn, call_id, code, message)
         for key in results_db.pending_metric_keys(conn, call_id):
             results_db.complete_result(conn, call_id, key, "failed", error_code=code, error_message=message)
+        custom_db.fail_pending_custom_results(conn, call_id, code, message)
         pipeline_db.finalize_call(conn, call_id, "failed", None, code, message)

@@ -1,0 +1,76 @@
+"""Benchmark of the custom-metric judges (prints figures; not a test).
+
+    python tests/bench/judges_bench.py [runs] [concurrent calls]
+
+1. Code judge: overhead per metric run (fresh confined process + run + checks), for a trivial
+   metric and one that walks a 200-turn transcript, in `full` and `rlimits` isolation.
+2. LLM judge: calls judged per second against the local fake OpenAI-compatible server with a
+   simulated 100 ms model latency, N calls at once (as N worker processes would), 3 metrics a
+   call — batched, and with the per-metric fallback the provider forces by refusing batches.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.support.fake_llm import FakeLLM  # noqa: E402
+from workers.judges.code import judge_code  # noqa: E402
+from workers.judges.llm import OpenAIJudge  # noqa: E402
+from workers.judges.sandbox import Sandbox, SandboxConfig  # noqa: E402
+
+TRANSCRIPT = [{"role": "AI Assistant" if i % 2 else "User", "content": f"turn number {i} with some words",
+               "start_time": i * 3.0, "end_time": i * 3.0 + 2.2} for i in range(200)]
+CONTEXT = {"call": {"id": 1}, "transcript": TRANSCRIPT, "standard_metrics": {"latency_ms": {"average_ms": 800}},
+           "llm_metrics": {}, "duration_seconds": 600.0}
+TRIVIAL = 'metric["result"] = 1\nmetric["explanation"] = "x"'
+WALK = ('ai = [t for t in context["transcript"] if t["role"] == "AI Assistant"]\n'
+        'words = sum(len(t["content"].split()) for t in ai)\n'
+        'metric["result"] = round(words / sum(t["end_time"] - t["start_time"] for t in ai) * 60, 1)\n'
+        'metric["explanation"] = f"{words} AI words"')
+METRICS = [{"metric_id": i, "name": f"M{i}", "result_type": "boolean", "prompt": "Was it fine?"} for i in (1, 2, 3)]
+
+
+def code_overhead(runs: int) -> None:
+    for isolation in ("full", "rlimits"):
+        sandbox = Sandbox(SandboxConfig(isolation=isolation))
+        sandbox.verify()
+        for label, code in (("trivial", TRIVIAL), ("200-turn walk", WALK)):
+            metric = {"metric_id": 1, "result_type": "numeric", "code": code}
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                verdict = judge_code(sandbox, metric, CONTEXT)
+                times.append((time.perf_counter() - started) * 1000)
+                assert verdict.status == "computed", verdict
+            times.sort()
+            print(f"code judge [{isolation:7}] {label:14}: mean {statistics.mean(times):5.1f} ms, "
+                  f"p50 {times[len(times) // 2]:5.1f} ms, p95 {times[int(len(times) * 0.95)]:5.1f} ms "
+                  f"({runs} runs, python {sandbox.python})")
+
+
+def llm_throughput(calls: int, concurrency: int) -> None:
+    answers = {m["name"]: (True, "fine") for m in METRICS}
+    for refuse in (False, True):
+        with FakeLLM(answers=answers, delay=0.1, refuse_structured=refuse) as llm:
+            judge = OpenAIJudge(llm.base_url, "", "bench", timeout=10, concurrency=4, max_retries=0)
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                verdicts = list(pool.map(lambda _: judge.judge(TRANSCRIPT[:40], METRICS), range(calls)))
+            elapsed = time.perf_counter() - started
+            assert all(v.status == "computed" for vs in verdicts for v in vs.values())
+            mode = "per-metric fallback" if refuse else "batched"
+            print(f"llm judge [{mode:19}]: {calls} calls × {len(METRICS)} metrics, {concurrency} at once: "
+                  f"{calls / elapsed:6.1f} calls/s, {len(llm.requests) / elapsed:6.1f} requests/s, "
+                  f"{len(llm.requests)} requests (fake model latency 100 ms)")
+
+
+if __name__ == "__main__":
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    code_overhead(runs)
+    llm_throughput(calls=200, concurrency=concurrency)
