@@ -334,37 +334,29 @@ class PageOfAgentsSchema(Schema):
     total = fields.Integer()
 
 
-class MetricSchema(Schema):
+class MetricVersionSchema(Schema):
+    """One version of a custom metric's definition."""
+
+    version = fields.Integer()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    kind = fields.String()
+    result_type = fields.String()
+    prompt = fields.String(allow_none=True)
+    code = fields.String(allow_none=True)
+    enum_values = fields.List(fields.String(), allow_none=True)
+    pass_criteria = fields.Dict(allow_none=True)
+    critical = fields.Boolean()
+    enabled = fields.Boolean()
+    created_at = fields.DateTime(format="iso")
+
+
+class MetricSchema(MetricVersionSchema):
+    """A custom metric: its current version, with the metric's id and workspace."""
+
     id = fields.Integer()
     client_id = fields.Integer(attribute="workspace_id")
-    name = fields.String()
-    description = fields.String(allow_none=True)
-    kind = fields.String()
-    result_type = fields.String()
-    prompt = fields.String(allow_none=True)
-    code = fields.String(allow_none=True)
-    enum_values = fields.List(fields.String(), allow_none=True)
-    pass_criteria = fields.Dict(allow_none=True)
-    critical = fields.Boolean()
-    enabled = fields.Boolean()
-    version = fields.Integer()
-    created_at = fields.DateTime(format="iso")
     updated_at = fields.DateTime(format="iso")
-
-
-class MetricVersionSchema(Schema):
-    version = fields.Integer()
-    name = fields.String()
-    description = fields.String(allow_none=True)
-    kind = fields.String()
-    result_type = fields.String()
-    prompt = fields.String(allow_none=True)
-    code = fields.String(allow_none=True)
-    enum_values = fields.List(fields.String(), allow_none=True)
-    pass_criteria = fields.Dict(allow_none=True)
-    critical = fields.Boolean()
-    enabled = fields.Boolean()
-    created_at = fields.DateTime(format="iso")
 
 
 class PageOfMetricsSchema(Schema):

@@ -38,8 +38,8 @@ _FILTERS = {
 
 def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) -> dict:
     """Insert a call of a live agent of the workspace, with one pending result per metric key
-    the agent has not disabled, one per custom metric that will run, and the first history row — ONE statement, atomic on its own
-    and a single round trip (the hot path of POST /calls).
+    the agent has not disabled, one per custom metric that will run, and the first history
+    row — ONE statement, atomic on its own and a single round trip (the hot path of POST /calls).
 
     Returns {"agent_found": bool, "call_id": int | None}: call_id is None when the agent is
     not found or the workspace already has the call_identifier (the unique index decides
