@@ -51,6 +51,9 @@ fi
   echo "CALLSCOPE_PUBLIC_BASE_URL=http://127.0.0.1:$PORT"
   # Development confines the downloader to loopback: no recording URL can reach any other host.
   echo "CALLSCOPE_FETCH_NETWORKS=127.0.0.0/8,::1/128"
+  # Code metrics run as an unprivileged user in a new network namespace, which needs root;
+  # without it the worker would refuse to start, so development falls back to rlimits only.
+  if [ "$(id -u)" != 0 ]; then echo "CALLSCOPE_CODE_JUDGE_ISOLATION=rlimits"; fi
   echo "CALLSCOPE_PORT=$PORT"
   echo "CALLSCOPE_WEB_CONCURRENCY=${CALLSCOPE_WEB_CONCURRENCY:-2}"
   echo "CALLSCOPE_BEAT_SCHEDULE=$STATE/beat-schedule"

@@ -39,6 +39,28 @@ def wait_ready(base: str, timeout: float = 120) -> None:
     sys.exit("the API did not become ready")
 
 
+# A code metric the sample call runs (created once per demo workspace): it reads the standard
+# latency result and passes under 1.5 s. An LLM metric joins it when CALLSCOPE_LLM_BASE_URL is set.
+SAMPLE_METRIC = {
+    "name": "Latency budget (sample)", "kind": "code", "result_type": "numeric", "critical": True,
+    "pass_criteria": {"lte": 1500},
+    "code": 'latency = context["standard_metrics"]["latency_ms"]\n'
+            'metric["result"] = latency["average_ms"]\n'
+            'metric["explanation"] = f"average {latency[\'average_ms\']} ms over {len(latency[\'turns\'])} answers"',
+}
+
+
+def sample_metric_id(base: str, headers: dict) -> int:
+    url = f"{base}/api/public/v1/metrics"
+    listed = requests.get(url, headers=headers, params={"per_page": 100}, timeout=10).json()["items"]
+    existing = [m["id"] for m in listed if m["name"] == SAMPLE_METRIC["name"]]
+    if existing:
+        return existing[0]
+    created = requests.post(url, json=SAMPLE_METRIC, headers=headers, timeout=10)
+    created.raise_for_status()
+    return created.json()["id"]
+
+
 def main(demo_path: str) -> int:
     demo = json.loads(Path(demo_path).read_text())
     base, headers = demo["base_url"], {"Authorization": f"Bearer {demo['token']}"}
@@ -55,6 +77,7 @@ def main(demo_path: str) -> int:
         "call_end_reason": "completed",
         "label": "sample",
         "metadata": {"source": "deploy/dev.sh"},
+        "metric_ids": [sample_metric_id(base, headers)],
     }
     accepted = requests.post(f"{base}/api/public/v1/calls", json=body, headers=headers, timeout=10)
     print(f"POST /calls → {accepted.status_code} {accepted.json()}")
@@ -72,6 +95,10 @@ def main(demo_path: str) -> int:
     for metric in call["standard_metrics"]:
         shown = metric["result_data"] if metric["status"] == "computed" else metric["error"]
         print(f"  {metric['metric_key']:<30} {metric['status']:<9} {json.dumps(shown)[:150]}")
+    for metric in call["custom_metrics"]:
+        shown = {"result": metric["result"], "passed": metric["passed"], "explanation": metric["explanation"]} \
+            if metric["status"] == "computed" else metric["error"]
+        print(f"  {metric['name']:<30} {metric['status']:<9} {json.dumps(shown)[:150]}")
     print(f"\nrecording_url (presigned, 1 h): {call['recording_url']}")
     return 0 if call["analysis_status"] == "computed" else 1
 
