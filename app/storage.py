@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+import uuid
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlencode
@@ -111,8 +112,9 @@ class LocalStorage:
     def put_file(self, key: str, path: str, content_type: str) -> None:
         target = self.path_of(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # copy to a temporary name, then rename: readers never see a half-written recording
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        # copy to a temporary name, then rename: readers never see a half-written recording;
+        # the name is unique per writer, so two deliveries of one stage never share it
+        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
         shutil.copyfile(path, tmp)
         os.replace(tmp, target)
 
