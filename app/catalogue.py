@@ -4,7 +4,8 @@ implements exactly these keys; a test keeps the two in step.
 
 Turn-taking metrics come from the recording's speech activity when there is a voice recording
 (`source: "audio"`), otherwise from the transcript's timings (`source: "transcript"`).
-Metrics that need transcription or voice models join the catalogue when those engines land.
+Transcription and voice metrics need the recording itself (`audio_only`): without one they
+are skipped `no_recording`.
 """
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ DEFAULT_THRESHOLDS = {
     "backchannel_max_ms": 1000,
     "silence_threshold_ms": 2000,
     "non_adherence_ms": 2000,
+    # voice_change_detection: centroid distance ÷ within-side spread that counts as a change
+    "voice_change_min_ratio": 1.2,
 }
 
 
-def thresholds_for(analysis_settings: dict | None) -> dict[str, int]:
+def thresholds_for(analysis_settings: dict | None) -> dict[str, float]:
     """An agent's thresholds: its own settings over the defaults."""
     return {**DEFAULT_THRESHOLDS, **{k: v for k, v in (analysis_settings or {}).items() if v is not None}}
 
@@ -33,6 +36,7 @@ class StandardMetric:
     needs: str          # what the metric reads
     voice_only: bool    # skipped for `text` observations
     result_shape: dict
+    audio_only: bool = False  # needs the recording itself (transcription, voice)
 
 
 _EVENTS = {"count": "int", "interruptions": [{"at_second": "float", "duration_ms": "int", "type": "barge_in|backchannel"}],
@@ -61,6 +65,21 @@ STANDARD_METRICS: tuple[StandardMetric, ...] = (
                    {"count": "int", "events": [{"at_second": "float", "stop_time_ms": "int"}]}),
     StandardMetric("interruption_non_adherence", "Interruption non-adherence", "timed turns or audio", True,
                    {"count": "int", "events": [{"at_second": "float", "overlap_ms": "int"}], "threshold_ms": "int"}),
+    StandardMetric("transcription_accuracy", "Transcription accuracy", "provided transcript and recording", True,
+                   {"wer": "float", "substitutions": "int", "deletions": "int", "insertions": "int",
+                    "reference_words": "int", "hypothesis_words": "int", "by_role": {"ai": "float|null", "user": "float|null"},
+                    "reference": "generated", "normalisation": "str"}, audio_only=True),
+    StandardMetric("voice_tone_clarity", "Voice tone and clarity", "recording (AI speech ≥ 3 s)", True,
+                   {"score": "float 1–5", "method": "dnsmos_p808", "p808_mos": "float", "sig_mos": "float",
+                    "bak_mos": "float", "ovrl_mos": "float", "windows": "int", "bandwidth_hz": "int",
+                    "high_band_db": "float", "snr_db": "float", "clipping_ratio": "float",
+                    "ai_speech_seconds": "float"}, audio_only=True),
+    StandardMetric("voice_change_detection", "Voice change", "recording (≥ 6 AI utterances of ≥ 0.8 s)", True,
+                   {"detected": "bool", "count": "int",
+                    "changes": [{"at_second": "float", "score": "float", "utterance": "int", "kind": "voice"}],
+                    "line_changes": [{"at_second": "float", "score": "float", "utterance": "int", "kind": "line",
+                                      "line_change": "bandwidth|snr"}],
+                    "min_ratio": "float", "utterances": "int"}, audio_only=True),
 )
 
 STANDARD_KEYS = tuple(m.key for m in STANDARD_METRICS)

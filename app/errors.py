@@ -77,6 +77,7 @@ FAILURE_CODES = {
     "storage_unavailable": "The recording could not be written to storage (still failing after retries).",
     "worker_lost": "A stage killed its worker repeatedly; the call was given up.",
     "analysis_timeout": "The call made no progress after repeated re-enqueues by the sweeper.",
+    "transcription_unavailable": "The transcription endpoint kept failing (after retries).",
     "metric_failed": "At least one metric failed; see each metric's error.",
     "metric_error": "The metric raised an unexpected error.",
     "internal_error": "An unexpected error stopped the analysis.",
@@ -92,4 +93,9 @@ SKIP_REASONS = {
     "no_speech": "Neither party speaks in the timed transcript.",
     "text_observation": "A text conversation has no voice to measure.",
     "mono_without_timed_transcript": "A mono recording needs a timed transcript to tell the parties apart.",
+    "no_recording": "The metric measures the recording itself; the call has none.",
+    "no_provided_transcript": "Transcription accuracy compares a provided transcript with the recording; none was provided.",
+    "no_generated_transcript": "No transcript could be generated from the recording (transcription off or failed).",
+    "no_generated_words": "The transcription of the recording found no words.",
+    "not_enough_ai_speech": "The AI speaks too little in the recording to measure its voice.",
 }

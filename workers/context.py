@@ -8,6 +8,7 @@ from psycopg_pool import ConnectionPool
 
 from app.settings import Settings
 from app.storage import Storage
+from workers.asr.base import Transcriber
 from workers.fetch import Downloader
 from workers.judges.llm import Judge
 from workers.judges.sandbox import Sandbox
@@ -25,3 +26,4 @@ class WorkerDeps:
     queue_depth: Callable[[], int | None] = lambda: None
     judge: Judge | None = None        # LLM-as-judge (UnconfiguredJudge when no provider is set)
     sandbox: Sandbox | None = None    # code-as-judge, verified at worker start
+    transcriber: Transcriber | None = None  # None: transcription is off (CALLSCOPE_TRANSCRIBER=none)

@@ -28,6 +28,7 @@ AFTER_JOIN = (CODE_JUDGES, FINALIZE)
 SWEEP = "calls.sweep"
 
 _VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
+AUDIO_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.audio_only}
 
 
 def plan_metrics(call: dict, pending_keys: list[str]) -> dict:
@@ -43,6 +44,8 @@ def plan_metrics(call: dict, pending_keys: list[str]) -> dict:
             plan["skip"][key] = "text_observation"
         elif audio:
             plan["audio"].append(key)
+        elif key in AUDIO_ONLY:
+            plan["skip"][key] = "no_recording"
         elif call["transcript"]:
             plan["transcript"].append(key)
         else:

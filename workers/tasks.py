@@ -18,21 +18,27 @@ def transcript_metrics(call_id: int) -> None:
     transcript.compute_transcript_metrics(deps(), call_id)
 
 
-@celery.task(name=pipeline.FETCH_RECORDING, base=StageTask, bind=True)
-def fetch_recording(self, call_id: int) -> None:
+def _audio_stage(task, stage, call_id: int) -> None:
+    """Transient failures (network, storage, a remote transcriber) retry with backoff; after
+    the last retry the audio branch fails with the error's code."""
     try:
-        recording.fetch_recording(deps(), call_id)
+        stage(deps(), call_id)
     except TransientStageError as exc:
         settings = deps().settings
-        if self.request.retries >= settings.fetch_retries:
-            recording.fail_audio_branch(deps(), call_id, exc.code, f"{exc.message} (after {self.request.retries} retries)")
+        if task.request.retries >= settings.fetch_retries:
+            recording.fail_audio_branch(deps(), call_id, exc.code, f"{exc.message} (after {task.request.retries} retries)")
             return
-        raise self.retry(countdown=backoff_delay(self.request.retries, settings.retry_backoff_seconds), exc=exc)
+        raise task.retry(countdown=backoff_delay(task.request.retries, settings.retry_backoff_seconds), exc=exc)
 
 
-@celery.task(name=pipeline.AUDIO_METRICS, base=StageTask)
-def audio_metrics(call_id: int) -> None:
-    audio.compute_audio_metrics(deps(), call_id)
+@celery.task(name=pipeline.FETCH_RECORDING, base=StageTask, bind=True)
+def fetch_recording(self, call_id: int) -> None:
+    _audio_stage(self, recording.fetch_recording, call_id)
+
+
+@celery.task(name=pipeline.AUDIO_METRICS, base=StageTask, bind=True)
+def audio_metrics(self, call_id: int) -> None:
+    _audio_stage(self, audio.compute_audio_metrics, call_id)
 
 
 @celery.task(name=pipeline.LLM_JUDGES, base=StageTask)

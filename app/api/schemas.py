@@ -138,6 +138,7 @@ class AnalysisSettingsSchema(StrictSchema):
     backchannel_max_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
     silence_threshold_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
     non_adherence_ms = StrictInteger(validate=validate.Range(min=0, max=600_000), allow_none=True)
+    voice_change_min_ratio = StrictNumber(validate=validate.Range(min=0.5, max=10), allow_none=True)
 
 
 class CriteriaField(fields.Dict):

@@ -10,7 +10,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from app.db.history import record_transition
-from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, can_transition
+from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, TRANSCRIPTION_TRANSITIONS, can_transition
 
 
 def load_call(conn: psycopg.Connection, call_id: int) -> dict | None:
@@ -71,6 +71,25 @@ def set_recording(conn: psycopg.Connection, call_id: int, key: str, info: dict) 
 
 def set_speech(conn: psycopg.Connection, call_id: int, speech: dict) -> None:
     conn.execute("UPDATE calls SET speech = %s, updated_at = now() WHERE id = %s", (Jsonb(speech), call_id))
+
+
+def set_transcription(conn: psycopg.Connection, call_id: int, status: str, generated: list[dict] | None,
+                      code: str | None = None) -> bool:
+    """Compare-and-set transcription_status pending → status, storing the generated transcript;
+    a call without a provided transcript also takes it as its transcript (source `generated`)."""
+    if not can_transition(TRANSCRIPTION_TRANSITIONS, "pending", status):
+        raise ValueError(f"transcription cannot move to {status}")
+    row = conn.execute(
+        "UPDATE calls SET transcription_status = %(status)s, generated_transcript = %(generated)s,"
+        " transcript = CASE WHEN transcript IS NULL THEN %(generated)s ELSE transcript END,"
+        " transcript_source = CASE WHEN transcript IS NULL AND %(generated)s::jsonb IS NOT NULL THEN 'generated'"
+        "  ELSE transcript_source END, progressed_at = now(), updated_at = now()"
+        " WHERE id = %(id)s AND transcription_status = 'pending' RETURNING id",
+        {"status": status, "generated": Jsonb(generated) if generated is not None else None, "id": call_id},
+    ).fetchone()
+    if row:
+        record_transition(conn, call_id, "transcription_status", "pending", status, code)
+    return row is not None
 
 
 def record_failure(conn: psycopg.Connection, call_id: int, code: str, message: str) -> None:

@@ -34,8 +34,10 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         "call_timestamp": data.get("call_timestamp") or datetime.now(timezone.utc),
         "metadata": data.get("metadata") or {},
         "transcript_source": "provided" if data.get("transcript") else None,
-        # transcription of recording-only calls arrives with the transcription issue
-        "transcription_status": "not_applicable",
+        # the audio branch transcribes every voice recording (the generated transcript feeds
+        # transcription_accuracy, and is the transcript of recording-only calls)
+        "transcription_status": ("pending" if has_recording and voice and deps.settings.transcriber != "none"
+                                 else "not_applicable"),
         "transcript_branch": "pending" if data.get("transcript") else "not_applicable",
         # a text observation never runs audio work, even when a recording is attached
         "audio_branch": "pending" if (has_recording and voice) else "not_applicable",

@@ -9,6 +9,7 @@ from tests.api.conftest import call_body
 from tests.e2e.conftest import wait_for_final
 from tests.support.audio import wav_bytes
 from tests.support.transcripts import CALL
+from workers.pipeline import AUDIO_ONLY
 
 URL = "/api/public/v1/calls"
 
@@ -34,7 +35,10 @@ def test_transcript_only_call_is_computed_from_timings(client, e2e_tenant):
     assert call["analysis_status"] == "computed", call
     assert call["call_success"] is True and call["failure"] is None
     results = metrics(call)
-    assert all(m["status"] == "computed" and m["source"] == "transcript" for m in results.values())
+    assert all(m["status"] == "computed" and m["source"] == "transcript"
+               for key, m in results.items() if key not in AUDIO_ONLY)
+    assert {(results[key]["status"], results[key]["error"]["code"]) for key in AUDIO_ONLY} == {("skipped", "no_recording")}
+    assert call["transcription_status"] == "not_applicable"
     assert results["latency_ms"]["result_data"]["average_ms"] == 960
     assert results["user_interruptions"]["result_data"]["count"] == 2
     assert results["silence_detection"]["result_data"]["ai_channel"]["total_ms"] == 2500
@@ -78,7 +82,13 @@ def test_recording_only_call_is_analysed_from_the_audio(client, e2e_tenant, reco
     assert len(got["turns"]) == len(truth["turns"])
     assert abs(got["average_ms"] - truth["average_ms"]) <= 30
     assert results["user_interruptions"]["result_data"]["count"] == 2
-    assert results["word_per_minute"]["status"] == "skipped"  # no words without a transcript (yet)
+    # the transcript is generated from the two channels (8 kHz here), and words come from it
+    assert analysed["transcription_status"] == "completed" and analysed["transcript_source"] == "generated"
+    assert {t["role"] for t in analysed["transcript"]} == {"AI Assistant", "User"}
+    words = results["word_per_minute"]["result_data"]["words"]
+    assert abs(words - call.words()["ai"]) <= 0.15 * call.words()["ai"], (words, call.words())
+    assert results["transcription_accuracy"]["error"]["code"] == "no_provided_transcript"
+    assert results["voice_tone_clarity"]["status"] == "computed"
     speech = analysed["speech"]
     assert speech["ai_channel"] == "left" and speech["channels"] == 2
     assert len(speech["segments"]["ai"]) == len(call.truth["ai"])

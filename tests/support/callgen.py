@@ -34,6 +34,7 @@ class Line:
     start: float               # seconds
     text: str
     cut_at: float | None = None  # seconds from call start: the party stops speaking here
+    voice: str | None = None     # an espeak voice other than the party's (a voice change)
 
 
 @dataclass
@@ -63,15 +64,16 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     return y[:int(round(len(x) * dst / src))]
 
 
-def speak(text: str, party: str) -> np.ndarray:
+def speak(text: str, party: str, voice: str | None = None) -> np.ndarray:
     """espeak-ng speech at RATE, trimmed to its audible extent (cached on disk)."""
-    key = hashlib.sha1(f"{VOICES[party]}|{text}".encode()).hexdigest()[:16]
+    voice = voice or VOICES[party]
+    key = hashlib.sha1(f"{voice}|{text}".encode()).hexdigest()[:16]
     cached = CACHE / f"{key}.npy"
     if cached.exists():
         return np.load(cached)
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-        subprocess.run(["espeak-ng", "-v", VOICES[party], "-s", "170", "-w", tmp.name, text], check=True,
+        subprocess.run(["espeak-ng", "-v", voice, "-s", "170", "-w", tmp.name, text], check=True,
                        capture_output=True)
         with wave.open(tmp.name) as w:
             src = w.getframerate()
@@ -94,7 +96,7 @@ def audible(clip: np.ndarray) -> np.ndarray:
 
 def render(lines: list[Line], tail: float = 1.0) -> SynthCall:
     """Place each line on its party's channel at 16 kHz; returns audio and per-party truth."""
-    clips = [(line, speak(line.text, line.party)) for line in lines]
+    clips = [(line, speak(line.text, line.party, line.voice)) for line in lines]
     end = max(line.start + len(clip) / RATE for line, clip in clips) + tail
     audio = np.zeros((2, int(end * RATE) + 1), np.float32)
     truth: dict[str, list[tuple[float, float]]] = {"ai": [], "user": []}
@@ -135,6 +137,33 @@ def with_echo(call: SynthCall, db: float, delay_ms: float = 20.0) -> SynthCall:
     return SynthCall(bled, call.rate, call.truth, call.lines)
 
 
+def telephone(x: np.ndarray, rate: int, kbps: int = 16) -> np.ndarray:
+    """A mono signal through a telephone line: 8 kHz, 300–3400 Hz, low-bitrate MP3, back to `rate`."""
+    from scipy.signal import butter, sosfiltfilt
+
+    narrow = resample(x, rate, 8000)
+    narrow = sosfiltfilt(butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos"), narrow).astype(np.float32)
+    coded = SynthCall(narrow[None], 8000, {}, [])
+    buf = io.BytesIO(encoded_bytes(coded, "mp3", bitrate=kbps * 1000))
+    with av.open(buf) as container:
+        decoded = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
+    return resample(decoded.astype(np.float32), 8000, rate)[:len(x)]
+
+
+def with_telephone_line(call: SynthCall, from_second: float = 0.0, channels=(0, 1)) -> SynthCall:
+    """The given channels go through a telephone line from `from_second` on."""
+    audio = call.audio.copy()
+    first = int(from_second * call.rate)
+    for channel in channels:
+        line = telephone(audio[channel, first:], call.rate)
+        audio[channel, first:first + len(line)] = line
+    return SynthCall(audio, call.rate, call.truth, call.lines)
+
+
+def louder(call: SynthCall, db: float) -> SynthCall:
+    return SynthCall(call.audio * np.float32(10 ** (db / 20)), call.rate, call.truth, call.lines)
+
+
 # ---- files ------------------------------------------------------------------------------
 
 def wav_bytes(call: SynthCall) -> bytes:
@@ -147,9 +176,10 @@ def wav_bytes(call: SynthCall) -> bytes:
     return buf.getvalue()
 
 
-def encoded_bytes(call: SynthCall, fmt: str) -> bytes:
-    """MP3 (64 kbit/s) or AAC-in-M4A, with explicit timestamps (encoder delay trimmed on decode)."""
-    codec, container, bitrate = {"mp3": ("libmp3lame", "mp3", 64000), "m4a": ("aac", "ipod", 64000)}[fmt]
+def encoded_bytes(call: SynthCall, fmt: str, bitrate: int = 64000) -> bytes:
+    """MP3 or AAC-in-M4A (64 kbit/s unless told), with explicit timestamps (encoder delay
+    trimmed on decode)."""
+    codec, container = {"mp3": ("libmp3lame", "mp3"), "m4a": ("aac", "ipod")}[fmt]
     buf = io.BytesIO()
     layout = "stereo" if call.audio.shape[0] == 2 else "mono"
     with av.open(buf, "w", format=container) as out:
@@ -227,3 +257,35 @@ ALTERNATE_STEPS = [
     ("say", "user", 0.9, "Okay thank you very much"),
     ("say", "ai", 0.5, "You are welcome have a safe evening"),
 ]
+
+# A longer call for the voice metrics: ten AI utterances, each answered by the user.
+VOICE_AI_LINES = [
+    "Thank you for calling Harbor Dental how can I help you today",
+    "Of course can I have your date of birth please",
+    "Thank you I can see your appointment on Tuesday morning at ten",
+    "I can offer you Thursday afternoon instead",
+    "Yes Thursday at nine is available shall I book that",
+    "All done you are booked for Thursday at nine",
+    "Certainly you will get a text reminder the day before",
+    "Is there anything else I can help you with today",
+    "Your insurance details are already on file",
+    "Have a wonderful day and goodbye",
+]
+VOICE_USER_LINES = ["Hi I would like to move my appointment", "It is the third of March",
+                    "Is there anything in the morning", "Yes please book it", "Can you send me a reminder",
+                    "Great thank you", "No that is all", "Okay", "Thanks", "Bye"]
+OTHER_AI_VOICE = "en+m2"
+
+
+def voice_call(switch_after: int | None = None, voice: str = OTHER_AI_VOICE, ai_lines=VOICE_AI_LINES) -> SynthCall:
+    """The voice call; with `switch_after`, AI utterances after that many use another voice."""
+    steps = [step for ai, user in zip(ai_lines, VOICE_USER_LINES)
+             for step in (("say", "ai", 0.6, ai), ("say", "user", 0.6, user))]
+    lines, spoken = [], 0
+    for line in build_lines(steps):
+        if line.party == "ai":
+            spoken += 1
+            if switch_after is not None and spoken > switch_after:
+                line = Line(line.party, line.start, line.text, line.cut_at, voice)
+        lines.append(line)
+    return render(lines)

@@ -34,8 +34,16 @@ class NoQueue:
         return True
 
 
+@pytest.fixture(scope="session")
+def transcriber():
+    """The bundled tiny English model, loaded once for the session (offline)."""
+    from workers.asr.local import WhisperTranscriber
+
+    return WhisperTranscriber("bundled", threads=2)
+
+
 @pytest.fixture()
-def env(db, test_db_url, tmp_path):
+def env(db, test_db_url, tmp_path, transcriber):
     settings = make_settings(test_db_url, "redis://127.0.0.1:1/0", storage_dir=str(tmp_path / "s"))
     pool = open_pool(test_db_url, 4, 3)
     storage = LocalStorage(str(tmp_path / "s"), settings.public_base_url, settings.secret_key)
@@ -44,7 +52,8 @@ def env(db, test_db_url, tmp_path):
                             FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10))
     sandbox = Sandbox(SandboxConfig(timeout_seconds=2))
     sandbox.verify()
-    wdeps = WorkerDeps(settings, pool, storage, downloader, sent, judge=UnconfiguredJudge(), sandbox=sandbox)
+    wdeps = WorkerDeps(settings, pool, storage, downloader, sent, judge=UnconfiguredJudge(), sandbox=sandbox,
+                        transcriber=transcriber)
     ws = admin.create_workspace(db, "stages")
     agent = admin.create_agent(db, ws["id"], "bot")
     api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1))

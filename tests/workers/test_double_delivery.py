@@ -64,7 +64,8 @@ def test_every_stage_delivered_twice_concurrently_writes_once(env):
         "SELECT field, to_status FROM call_status_history WHERE call_id = %s", (call_id,)))
     assert set(history.values()) == {1}, history  # no transition written twice
     assert set(history) == {("analysis_status", "pending"), ("transcript_branch", "done"), ("llm_branch", "done"),
-                            ("audio_branch", "fetched"), ("audio_branch", "done"), ("analysis_status", "computed")}
+                            ("audio_branch", "fetched"), ("audio_branch", "done"), ("analysis_status", "computed"),
+                            ("transcription_status", "completed")}
     standard = db.execute("SELECT status FROM metric_results WHERE call_id = %s", (call_id,)).fetchall()
     custom = db.execute("SELECT status, result FROM custom_results WHERE call_id = %s", (call_id,)).fetchall()
     assert standard and {r["status"] for r in standard} <= {"computed", "skipped"}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from workers.audio.activity import ChannelTrack, VadParams, channel_segments
 from workers.audio.decode import RATE_DEFAULT, DecodeError, decode_blocks
+from workers.audio.spill import ChannelSpill
 from workers.metrics.timeline import AI, USER, Segment, Speech, intersection, make_speech, normalise, total
 
 SPEAKERS = {"AI Assistant": AI, "User": USER}
@@ -53,8 +54,9 @@ def timed_turns(transcript: list[dict] | None) -> dict[str, list[Segment]] | Non
     return {party: list(normalise(segs)) for party, segs in turns.items()}
 
 
-def track_channels(path: str) -> tuple[list[ChannelTrack], float]:
-    """Stream the file once through one tracker per channel; returns (tracks, seconds decoded)."""
+def track_channels(path: str, spill: ChannelSpill | None = None) -> tuple[list[ChannelTrack], float]:
+    """Stream the file once through one tracker per channel (and into `spill`, if given);
+    returns (tracks, seconds decoded)."""
     tracks: list[ChannelTrack] = []
     samples = 0
     for block in decode_blocks(path, rate=RATE_DEFAULT):
@@ -62,7 +64,11 @@ def track_channels(path: str) -> tuple[list[ChannelTrack], float]:
             tracks.append(ChannelTrack())
         for channel, track in enumerate(tracks):
             track.feed(block[channel])
+        if spill is not None:
+            spill.write(block)
         samples += block.shape[1]
+    if spill is not None:
+        spill.close()
     if samples == 0:
         raise DecodeError("No audio could be decoded.")
     return tracks, samples / RATE_DEFAULT
@@ -99,9 +105,11 @@ def attribute_mono(segments: list[Segment], turns: dict[str, list[Segment]]) -> 
 
 
 def analyse_recording(path: str, ai_channel: str, transcript: list[dict] | None,
-                      params: VadParams) -> SpeechAnalysis:
-    """Decode, detect speech per channel and assign roles. Raises DecodeError if nothing decodes."""
-    tracks, duration = track_channels(path)
+                      params: VadParams, spill: ChannelSpill | None = None) -> SpeechAnalysis:
+    """Decode, detect speech per channel and assign roles; with `spill`, each channel is also
+    written to a 16 kHz mono WAV for transcription and voice analysis. Raises DecodeError if
+    nothing decodes."""
+    tracks, duration = track_channels(path, spill)
     turns = timed_turns(transcript)
     if len(tracks) >= 2:
         left = channel_segments(tracks[0], params, tracks[1])

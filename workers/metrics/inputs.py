@@ -22,6 +22,9 @@ class MetricInput:
     call_direction: str
     thresholds: dict[str, int]            # milliseconds: the agent's settings over the defaults
     source: str = "transcript"
+    voice: dict | None = None             # AI voice measurements (workers/audio/voice.py); audio only
+    provided: list[dict] | None = None    # the transcript the caller sent
+    generated: list[dict] | None = None   # the transcript made from the recording
 
 
 def from_transcript(transcript: list[dict] | None, call_direction: str, thresholds: dict[str, int]

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from workers.metrics import turn_taking
+from workers.metrics import turn_taking, voice, wer
 from workers.metrics.inputs import MetricInput, Skip
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,9 @@ REGISTRY: dict[str, MetricFunction] = {
     "time_to_first_word_ms": turn_taking.time_to_first_word_ms,
     "false_interruptions": turn_taking.false_interruptions,
     "interruption_non_adherence": turn_taking.interruption_non_adherence,
+    "transcription_accuracy": wer.transcription_accuracy,
+    "voice_tone_clarity": voice.voice_tone_clarity,
+    "voice_change_detection": voice.voice_change_detection,
 }
 
 

@@ -1,5 +1,8 @@
-"""calls.audio_metrics: speech activity from the stored recording, then the audio branch's
-metrics from it (`source: "audio"`), with the segments and channel decision stored on the call."""
+"""calls.audio_metrics: one decode of the stored recording feeds speech activity per channel,
+the transcription of each channel and the AI voice measurements; then the audio branch's
+metrics (`source: "audio"`), with the segments, the channel decision and the generated
+transcript stored on the call. A call whose transcript is generated here gets its LLM judges
+dispatched from here (SPEC 3)."""
 from __future__ import annotations
 
 import logging
@@ -10,17 +13,22 @@ from app.catalogue import thresholds_for
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pool import transaction
+from workers.asr.base import TranscriptionFailed
+from workers.asr.transcript import build_transcript
 from workers.audio.activity import VadParams
-from workers.audio.analysis import analyse_recording
+from workers.audio.analysis import SpeechAnalysis, analyse_recording
 from workers.audio.decode import DecodeError
+from workers.audio.spill import ChannelSpill
+from workers.audio.voice import measure_ai_voice
 from workers.context import WorkerDeps
 from workers.metrics.inputs import MetricInput, from_transcript
 from workers.metrics.registry import Outcome, compute
-from workers.pipeline import AUDIO_METRICS
+from workers.pipeline import AUDIO_METRICS, LLM_JUDGES
 from workers.stages.common import TransientStageError, begin_stage, complete_branch, end_stage
 from workers.stages.recording import fail_audio_branch
 
 log = logging.getLogger(__name__)
+_VOICE_KEYS = {"voice_tone_clarity", "voice_change_detection"}
 
 
 def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
@@ -29,26 +37,74 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
         return  # not fetched (the chain's fetch failed and ended the branch) or already done
     thresholds = thresholds_for(call["analysis_settings"])
     params = VadParams(merge_gap_ms=thresholds["merge_gap_ms"], min_segment_ms=thresholds["min_segment_ms"])
+    with transaction(deps.pool) as conn:
+        keys = results_db.pending_keys_of_branch(conn, call_id, "audio")
     with tempfile.TemporaryDirectory(prefix="callscope-audio-") as workdir:
         path = os.path.join(workdir, "recording")
         try:
             deps.storage.get_file(call["recording_key"], path)
         except Exception as exc:  # the store may be back on the next try
             raise TransientStageError("storage_unavailable", f"Reading the recording failed: {type(exc).__name__}") from exc
+        spill = ChannelSpill(workdir)
         try:
-            analysis = analyse_recording(path, call["ai_channel"], call["transcript"], params)
+            analysis = analyse_recording(path, call["ai_channel"], call["transcript"], params, spill)
         except DecodeError as exc:
             fail_audio_branch(deps, call_id, "undecodable_audio", str(exc))
             return
+        generated, transcription_error = None, None
+        if call["transcription_status"] == "pending":
+            generated, transcription_error = transcribe(deps, analysis, spill.paths)
+        voice = None
+        if analysis.speech is not None and _VOICE_KEYS & set(keys):
+            voice = measure_ai_voice(spill.paths[_ai_index(analysis)], list(analysis.speech.ai))
     with transaction(deps.pool) as conn:
         pipeline_db.set_speech(conn, call_id, analysis.as_dict())
-        keys = results_db.pending_keys_of_branch(conn, call_id, "audio")
+        if call["transcription_status"] == "pending":
+            pipeline_db.set_transcription(conn, call_id, "failed" if generated is None else "completed",
+                                          generated, transcription_error)
+    transcript = call["transcript"] or generated
     if analysis.speech is None:
         outcomes = {key: Outcome("skipped", error_code=analysis.skip_reason) for key in keys}
     else:
-        words = from_transcript(call["transcript"], call["call_direction"], thresholds).words
-        data = MetricInput(speech=analysis.speech, words=words, call_direction=call["call_direction"],
-                           thresholds=thresholds, source="audio")
+        data = MetricInput(speech=analysis.speech, words=from_transcript(transcript, call["call_direction"], thresholds).words,
+                           call_direction=call["call_direction"], thresholds=thresholds, source="audio", voice=voice,
+                           provided=call["transcript"] if call["transcript_source"] == "provided" else None,
+                           generated=generated)
         outcomes = {key: compute(key, data) for key in keys}
-    complete_branch(deps, call_id, "audio_branch", "done", outcomes, source="audio")
+    # without a provided transcript, the LLM judges waited for this one (or for nothing)
+    judge_now = call["llm_branch"] == "pending" and not call["transcript"]
+    complete_branch(deps, call_id, "audio_branch", "done", outcomes, source="audio",
+                    end_llm_branch=judge_now and generated is None)
+    if judge_now and generated is not None:
+        deps.send(LLM_JUDGES, call_id)
     end_stage(deps, call_id, AUDIO_METRICS)
+
+
+def _ai_index(analysis: SpeechAnalysis) -> int:
+    return 1 if analysis.ai_channel == "right" else 0
+
+
+def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str]) -> tuple[list[dict] | None, str | None]:
+    """(generated transcript, None) or (None, failure code). Each party's channel is transcribed
+    on its own; a mono recording needs its parties from a timed transcript. Transient engine
+    errors raise TransientStageError (the task retries)."""
+    if deps.transcriber is None:
+        return None, "transcription_disabled"
+    try:
+        if len(paths) >= 2:
+            ai = _ai_index(analysis)
+            words = {"ai": deps.transcriber.transcribe(paths[ai]), "user": deps.transcriber.transcribe(paths[1 - ai])}
+        elif analysis.speech is not None:
+            mono = deps.transcriber.transcribe(paths[0])
+            words = {"ai": [], "user": []}
+            for word in mono:
+                middle = (word.start + word.end) / 2
+                words["ai" if any(s <= middle <= e for s, e in analysis.speech.ai) else "user"].append(word)
+        else:
+            return None, "mono_without_timed_transcript"
+    except TranscriptionFailed as exc:
+        if exc.transient:
+            raise TransientStageError("transcription_unavailable", exc.message) from exc
+        log.warning("transcription failed", extra={"error": exc.message})
+        return None, "transcription_failed"
+    return build_transcript(words), None

@@ -15,7 +15,7 @@ from workers.context import WorkerDeps
 from workers.fetch import FetchFailed
 from workers.metrics.inputs import from_transcript
 from workers.metrics.registry import Outcome, compute
-from workers.pipeline import FETCH_RECORDING
+from workers.pipeline import AUDIO_ONLY, FETCH_RECORDING
 from workers.stages.common import TransientStageError, begin_stage, complete_branch, end_stage
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,10 @@ def fail_audio_branch(deps: WorkerDeps, call_id: int, code: str, message: str) -
         keys = results_db.pending_keys_of_branch(conn, call_id, "audio")
         call = pipeline_db.load_call(conn, call_id)
     fallback = from_transcript(call["transcript"], call["call_direction"], thresholds_for(call["analysis_settings"]))
-    outcomes = {key: (compute(key, fallback) if fallback.speech is not None
+    outcomes = {key: (compute(key, fallback) if fallback.speech is not None and key not in AUDIO_ONLY
                       else Outcome("failed", error_code=code, error_message=message)) for key in keys}
-    complete_branch(deps, call_id, "audio_branch", "failed", outcomes,
-                    source="transcript", failure=(code, message))
+    if call["transcription_status"] == "pending":
+        with transaction(deps.pool) as conn:
+            pipeline_db.set_transcription(conn, call_id, "failed", None, code)
+    complete_branch(deps, call_id, "audio_branch", "failed", outcomes, source="transcript", failure=(code, message),
+                    end_llm_branch=call["llm_branch"] == "pending" and not call["transcript"])

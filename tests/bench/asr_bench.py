@@ -1,0 +1,83 @@
+"""Benchmark of the whole analysis of a recording-only call, transcription included (prints
+figures; not a test).
+
+    python tests/bench/asr_bench.py [repeats of the 10-utterance voice call]
+
+Builds a stereo 16 kHz call from tests/support/callgen.py (espeak-ng voices, ~1 min per repeat),
+then times each part as calls.audio_metrics runs them, in one process on this machine:
+decode + speech activity (+ channel spill), transcription of each channel (local engine, the
+bundled tiny.en model, CALLSCOPE_ASR_THREADS=2), AI voice measurements (DNSMOS + per-utterance
+features) and every standard metric. Reports × realtime for each and for the whole, and the
+process's peak RSS.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS  # noqa: E402
+from tests.support import callgen as cg  # noqa: E402
+from workers.asr.local import WhisperTranscriber  # noqa: E402
+from workers.asr.transcript import build_transcript  # noqa: E402
+from workers.audio.activity import VadParams  # noqa: E402
+from workers.audio.analysis import analyse_recording  # noqa: E402
+from workers.audio.spill import ChannelSpill  # noqa: E402
+from workers.audio.voice import measure_ai_voice  # noqa: E402
+from workers.metrics.inputs import MetricInput, from_transcript  # noqa: E402
+from workers.metrics.registry import compute  # noqa: E402
+
+
+def long_call(repeats: int) -> cg.SynthCall:
+    parts = [cg.voice_call(), cg.voice_call(ai_lines=list(reversed(cg.VOICE_AI_LINES)))]
+    audio = np.concatenate([parts[i % 2].audio for i in range(repeats)], axis=1)
+    return cg.SynthCall(audio, cg.RATE, {}, [])
+
+
+def main(repeats: int) -> None:
+    call = long_call(repeats)
+    seconds = call.audio.shape[1] / call.rate
+    transcriber = WhisperTranscriber("bundled", threads=int(os.environ.get("CALLSCOPE_ASR_THREADS", "2")))
+    with tempfile.TemporaryDirectory() as workdir:
+        path = os.path.join(workdir, "call.wav")
+        Path(path).write_bytes(cg.wav_bytes(call))
+        timings = {}
+        started = time.perf_counter()
+        spill = ChannelSpill(workdir)
+        analysis = analyse_recording(path, "left", None, VadParams(), spill)
+        timings["decode + speech activity + spill"] = time.perf_counter() - started
+        words = {}
+        for party, channel in (("ai", 0), ("user", 1)):
+            t = time.perf_counter()
+            words[party] = transcriber.transcribe(spill.paths[channel])
+            timings[f"transcription, {party} channel"] = time.perf_counter() - t
+        generated = build_transcript(words)
+        t = time.perf_counter()
+        voice = measure_ai_voice(spill.paths[0], list(analysis.speech.ai))
+        timings["voice measurements (DNSMOS + features)"] = time.perf_counter() - t
+        t = time.perf_counter()
+        data = MetricInput(analysis.speech, from_transcript(generated, "inbound", dict(DEFAULT_THRESHOLDS)).words,
+                           "inbound", dict(DEFAULT_THRESHOLDS), "audio", voice=voice, generated=generated)
+        outcomes = {key: compute(key, data) for key in STANDARD_KEYS}
+        timings["all standard metrics"] = time.perf_counter() - t
+        total = time.perf_counter() - started
+    speech = {p: sum(e - s for s, e in getattr(analysis.speech, p)) for p in ("ai", "user")}
+    print(f"recording-only stereo 16 kHz call: {seconds:.0f} s (AI speaks {speech['ai']:.0f} s, user {speech['user']:.0f} s), "
+          f"{sum(len(w) for w in words.values())} words transcribed")
+    for name, elapsed in timings.items():
+        print(f"  {name:<42} {elapsed:6.2f} s  {seconds / elapsed:7.1f}× realtime")
+    print(f"  {'whole analysis':<42} {total:6.2f} s  {seconds / total:7.1f}× realtime (target ≥ 20×)")
+    print(f"  peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
+          f"metrics computed: {sum(o.status == 'computed' for o in outcomes.values())}/{len(outcomes)}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

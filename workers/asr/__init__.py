@@ -1,0 +1,1 @@
+"""Speech recognition behind one interface: each channel of a recording becomes timed words."""

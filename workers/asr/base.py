@@ -1,0 +1,31 @@
+"""The transcriber role and what it returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Word:
+    start: float   # seconds from the start of the channel
+    end: float
+    text: str
+
+
+class TranscriberUnavailable(RuntimeError):
+    """The engine cannot run as configured (missing model, bad setting): raised at worker start."""
+
+
+class TranscriptionFailed(Exception):
+    """One channel could not be transcribed; `transient` says whether a retry may help."""
+
+    def __init__(self, message: str, transient: bool = False):
+        super().__init__(message)
+        self.message, self.transient = message, transient
+
+
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, wav_path: str) -> list[Word]:
+        """Timed words of one mono 16 kHz WAV channel. Raises TranscriptionFailed."""
