@@ -126,8 +126,12 @@ def _check_engines(**_):
 
 @signals.worker_process_init.connect
 def _load_engines(**_):
-    """Each pool process builds its resources (and loads the speech model) before its first task."""
+    """Each pool process builds its resources (and loads the speech model and the voice
+    models) before its first task, so no call pays for it."""
+    from workers.audio.voice import warm_up
+
     deps()
+    warm_up()
 
 
 @signals.setup_logging.connect

@@ -29,3 +29,6 @@ class Transcriber(Protocol):
 
     def transcribe(self, wav_path: str) -> list[Word]:
         """Timed words of one mono 16 kHz WAV channel. Raises TranscriptionFailed."""
+
+    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
+        """Each channel's words (an engine may work on them at once)."""

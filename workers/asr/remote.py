@@ -23,6 +23,9 @@ class OpenAITranscriber:
         self.session = session or requests.Session()
         self.session.trust_env = False  # the endpoint is exactly the setting: no proxy variables
 
+    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
+        return [self.transcribe(path) for path in wav_paths]
+
     def transcribe(self, wav_path: str) -> list[Word]:
         data = {"model": self.model, "response_format": "verbose_json", "timestamp_granularities[]": "word",
                 "language": "en"}

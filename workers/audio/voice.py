@@ -25,6 +25,7 @@ from workers.audio.spill import RATE, read_span
 from workers.metrics.timeline import Segment
 
 WINDOW_S = 9.0
+MAX_WINDOWS = 8  # DNSMOS windows per call, evenly spread: the cost stays flat for long calls
 MIN_UTTERANCE_S = 0.8
 MIN_CLARITY_SPEECH_S = 3.0
 _FRAME = 512
@@ -54,13 +55,17 @@ def _poly(coeffs, x):
 
 
 def dnsmos(speech: np.ndarray) -> dict:
-    """DNSMOS P.808 and P.835 (SIG, BAK, OVRL) averaged over 9-s windows of `speech`."""
+    """DNSMOS P.808 and P.835 (SIG, BAK, OVRL) averaged over 9-s windows of `speech` (at most
+    MAX_WINDOWS, evenly spread over it)."""
     primary, p808 = _dnsmos_sessions()
     length = int(WINDOW_S * RATE) + 160
     while len(speech) < length:  # short calls: repeat, as the reference implementation does
         speech = np.concatenate([speech, speech])
     scores = []
-    for start in range(0, len(speech) - length + 1, int(WINDOW_S * RATE)):
+    starts = range(0, len(speech) - length + 1, int(WINDOW_S * RATE))
+    if len(starts) > MAX_WINDOWS:
+        starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 1))] for i in range(MAX_WINDOWS)]
+    for start in starts:
         window = speech[start:start + length].astype(np.float32)
         sig, bak, ovr = primary.run(None, {"input_1": window[None]})[0][0]
         mos = p808.run(None, {"input_1": _p808_features(window)})[0][0][0]
@@ -111,6 +116,12 @@ def utterance_features(x: np.ndarray) -> np.ndarray:
     f0 = np.log(f0[f0 > 0]) if np.any(f0 > 0) else np.zeros(1)
     return np.concatenate([mfcc.mean(axis=1), mfcc.std(axis=1),
                            [np.median(f0) * 10, (np.percentile(f0, 90) - np.percentile(f0, 10)) * 10]])
+
+
+def warm_up() -> None:
+    """Load the DNSMOS sessions and compile librosa's kernels (~3–4 s, once per process)."""
+    _dnsmos_sessions()
+    utterance_features(np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 0.1)
 
 
 def measure_ai_voice(path: str, ai_segments: list[Segment]) -> dict:

@@ -93,7 +93,8 @@ def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str]) -> 
     try:
         if len(paths) >= 2:
             ai = _ai_index(analysis)
-            words = {"ai": deps.transcriber.transcribe(paths[ai]), "user": deps.transcriber.transcribe(paths[1 - ai])}
+            ai_words, user_words = deps.transcriber.transcribe_channels([paths[ai], paths[1 - ai]])
+            words = {"ai": ai_words, "user": user_words}
         elif analysis.speech is not None:
             mono = deps.transcriber.transcribe(paths[0])
             words = {"ai": [], "user": []}
