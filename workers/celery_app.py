@@ -18,6 +18,9 @@ settings = Settings.from_env()
 
 celery = Celery("callscope-worker", include=["workers.tasks"])
 celery.conf.update(celery_config(settings))
+# a pool process loads the speech model and warms the voice models before it reports up
+# (worker_process_init, ~4–5 s on 2 cores); Celery's default 4 s would kill it as hung
+celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds),
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},

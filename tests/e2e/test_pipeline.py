@@ -197,3 +197,26 @@ def test_llm_and_critical_code_metric_decide_call_success(client, e2e_tenant, fa
     latency = {m["name"]: m for m in again["custom_metrics"]}["Latency budget"]
     assert (latency["version"], latency["passed"], again["call_success"]) == (2, True, True)
     assert any(r["model"] == "fake-judge" for r in fake_llm.requests)
+
+
+def test_llm_judges_run_on_the_generated_transcript(client, e2e_tenant, recordings):
+    """A recording-only call: the LLM metric waits for the transcript the audio branch makes."""
+    from tests.support import callgen
+
+    if not callgen.espeak_available():
+        pytest.skip("espeak-ng is installed by deploy/test.sh")
+    created = client.post("/api/public/v1/metrics", headers=e2e_tenant.headers, json={
+        "name": "Greets the caller", "kind": "llm", "result_type": "boolean", "prompt": "Does the agent greet?"})
+    metric_id = created.get_json()["id"] if created.status_code == 201 else next(
+        m["id"] for m in client.get("/api/public/v1/metrics", headers=e2e_tenant.headers).get_json()["items"]
+        if m["name"] == "Greets the caller")
+    call = callgen.render(callgen.build_lines(callgen.ALTERNATE_STEPS))
+    url = recordings.add(f"{uuid.uuid4().hex}.wav", callgen.wav_bytes(call))
+    analysed = wait_for_final(client, e2e_tenant, submit(client, e2e_tenant, recording_url=url, transcript=None,
+                                                          metric_ids=[metric_id]))
+    assert analysed["analysis_status"] == "computed", analysed
+    assert analysed["transcript_source"] == "generated"
+    judged = analysed["custom_metrics"][0]
+    assert (judged["status"], judged["result"]) == ("computed", True)
+    order = [(h["field"], h["to"]) for h in analysed["status_history"]]
+    assert order.index(("transcription_status", "completed")) < order.index(("llm_branch", "done"))
