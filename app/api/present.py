@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.catalogue import STANDARD_METRICS
-from app.errors import FAILURE_CODES
+from app.errors import FAILURE_CODES, SKIP_REASONS
 
 API_PREFIX = "/api/public/v1"
 _NAMES = {m.key: m.name for m in STANDARD_METRICS}
@@ -25,17 +25,21 @@ def call_summary(row: dict) -> dict:
             "failure": failure, "links": {"self": call_link(row["id"])}}
 
 
+def _explained(code: str, message: str | None) -> str:
+    return message or SKIP_REASONS.get(code) or FAILURE_CODES.get(code, "")
+
+
 def _standard_result(row: dict) -> dict:
     error = None
     if row["error_code"]:
-        error = {"code": row["error_code"], "message": row["error_message"] or ""}
+        error = {"code": row["error_code"], "message": _explained(row["error_code"], row["error_message"])}
     return {**row, "name": _NAMES.get(row["metric_key"], row["metric_key"]), "error": error}
 
 
 def _custom_result(row: dict) -> dict:
     error = None
     if row["error_code"]:
-        error = {"code": row["error_code"], "message": row["error_message"] or FAILURE_CODES.get(row["error_code"], "")}
+        error = {"code": row["error_code"], "message": _explained(row["error_code"], row["error_message"])}
     return {**row, "error": error}
 
 
