@@ -2,7 +2,13 @@
 # Run the whole test suite on a fresh machine: installs what the tests need, starts Postgres,
 # Redis and an S3-compatible endpoint on loopback, runs pytest, stops everything, and exits
 # with pytest's status. Extra arguments go to pytest (e.g. deploy/test.sh -k fetch -x).
+# `deploy/test.sh --long [pytest args]` runs the long variants: 10× the fuzz cases and 200 calls
+# in flight when the worker is killed (on demand; CI runs the bounded ones).
 set -euo pipefail
+if [ "${1:-}" = "--long" ]; then
+  shift
+  export CALLSCOPE_FUZZ_EXAMPLES=${CALLSCOPE_FUZZ_EXAMPLES:-3000} CALLSCOPE_KILL_CALLS=${CALLSCOPE_KILL_CALLS:-200}
+fi
 cd "$(dirname "$0")/.."
 source deploy/lib.sh
 

@@ -18,7 +18,7 @@ from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 
 pytestmark = [pytest.mark.services, pytest.mark.e2e]
-CALLS = 50
+CALLS = int(os.environ.get("CALLSCOPE_KILL_CALLS", "50"))  # deploy/test.sh --long: 200
 
 
 def test_sigkill_with_calls_in_flight_loses_and_duplicates_nothing(e2e_env, tmp_path):
