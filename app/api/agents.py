@@ -4,7 +4,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from app.api.request import authenticated, deps, json_body, load, load_query
-from app.api.schemas import AgentCreateSchema, AgentPatchSchema, AgentSchema, PageOfAgentsSchema, PageSchema
+from app.api.responses import AgentSchema, PageOfAgentsSchema
+from app.api.schemas import AgentCreateSchema, AgentPatchSchema, PageSchema
 from app.service import agents as service
 
 bp = Blueprint("agents", __name__)

@@ -5,8 +5,8 @@ from flask import Blueprint
 
 from app.api import present
 from app.api.request import authenticated, deps, json_body, load, load_query
-from app.api.schemas import (CallAcceptedSchema, CallCreateSchema, CallDetailSchema, CallListQuerySchema,
-                             CallPatchSchema, PageOfCallsSchema)
+from app.api.responses import CallAcceptedSchema, CallDetailSchema, PageOfCallsSchema
+from app.api.schemas import CallCreateSchema, CallListQuerySchema, CallPatchSchema
 from app.service import calls as service
 
 bp = Blueprint("calls", __name__)

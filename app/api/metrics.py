@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint
 
 from app.api.request import authenticated, deps, json_body, load, load_query
-from app.api.schemas import (MetricCreateSchema, MetricPatchSchema, MetricSchema, MetricVersionsSchema,
-                             PageOfMetricsSchema, PageSchema, StandardCatalogueSchema)
+from app.api.responses import MetricSchema, MetricVersionsSchema, PageOfMetricsSchema, StandardCatalogueSchema
+from app.api.schemas import MetricCreateSchema, MetricPatchSchema, PageSchema
 from app.catalogue import STANDARD_METRICS
 from app.service import metrics as service
 

@@ -11,6 +11,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
+from app.api import responses as r
 from app.api import schemas as s
 
 bp = Blueprint("openapi", __name__)
@@ -31,27 +32,27 @@ _AUTH = [401, 429, 503]
 
 # (method, path, summary, request schema, query schema, success status, response schema, errors)
 OPERATIONS = [
-    ("post", "/calls", "Submit a call for analysis", s.CallCreateSchema, None, 202, s.CallAcceptedSchema,
+    ("post", "/calls", "Submit a call for analysis", s.CallCreateSchema, None, 202, r.CallAcceptedSchema,
      [400, 404, 409, 413, 415, 422]),
-    ("get", "/calls", "List calls", None, s.CallListQuerySchema, 200, s.PageOfCallsSchema, [422]),
-    ("get", "/calls/{ref}", "Get a call by id or call_identifier", None, None, 200, s.CallDetailSchema, [404]),
-    ("patch", "/calls/{ref}", "Update a call's annotations", s.CallPatchSchema, None, 200, s.CallAcceptedSchema,
+    ("get", "/calls", "List calls", None, s.CallListQuerySchema, 200, r.PageOfCallsSchema, [422]),
+    ("get", "/calls/{ref}", "Get a call by id or call_identifier", None, None, 200, r.CallDetailSchema, [404]),
+    ("patch", "/calls/{ref}", "Update a call's annotations", s.CallPatchSchema, None, 200, r.CallAcceptedSchema,
      [400, 404, 413, 415, 422]),
-    ("post", "/agents", "Create an agent", s.AgentCreateSchema, None, 201, s.AgentSchema, [400, 413, 415, 422]),
-    ("get", "/agents", "List agents", None, s.PageSchema, 200, s.PageOfAgentsSchema, [422]),
-    ("get", "/agents/{agent_id}", "Get an agent", None, None, 200, s.AgentSchema, [404]),
-    ("patch", "/agents/{agent_id}", "Update an agent", s.AgentPatchSchema, None, 200, s.AgentSchema,
+    ("post", "/agents", "Create an agent", s.AgentCreateSchema, None, 201, r.AgentSchema, [400, 413, 415, 422]),
+    ("get", "/agents", "List agents", None, s.PageSchema, 200, r.PageOfAgentsSchema, [422]),
+    ("get", "/agents/{agent_id}", "Get an agent", None, None, 200, r.AgentSchema, [404]),
+    ("patch", "/agents/{agent_id}", "Update an agent", s.AgentPatchSchema, None, 200, r.AgentSchema,
      [400, 404, 413, 415, 422]),
     ("delete", "/agents/{agent_id}", "Delete an agent (soft)", None, None, 204, None, [404]),
-    ("get", "/metrics/standard", "The standard metric catalogue", None, None, 200, s.StandardCatalogueSchema, []),
-    ("post", "/metrics", "Create a custom metric", s.MetricCreateSchema, None, 201, s.MetricSchema,
+    ("get", "/metrics/standard", "The standard metric catalogue", None, None, 200, r.StandardCatalogueSchema, []),
+    ("post", "/metrics", "Create a custom metric", s.MetricCreateSchema, None, 201, r.MetricSchema,
      [400, 409, 413, 415, 422]),
-    ("get", "/metrics", "List custom metrics", None, s.PageSchema, 200, s.PageOfMetricsSchema, [422]),
-    ("get", "/metrics/{metric_id}", "Get a custom metric (current version)", None, None, 200, s.MetricSchema, [404]),
+    ("get", "/metrics", "List custom metrics", None, s.PageSchema, 200, r.PageOfMetricsSchema, [422]),
+    ("get", "/metrics/{metric_id}", "Get a custom metric (current version)", None, None, 200, r.MetricSchema, [404]),
     ("get", "/metrics/{metric_id}/versions", "Every version of a custom metric", None, None, 200,
-     s.MetricVersionsSchema, [404]),
+     r.MetricVersionsSchema, [404]),
     ("patch", "/metrics/{metric_id}", "Update a custom metric (creates a new version)", s.MetricPatchSchema, None,
-     200, s.MetricSchema, [400, 404, 409, 413, 415, 422]),
+     200, r.MetricSchema, [400, 404, 409, 413, 415, 422]),
     ("delete", "/metrics/{metric_id}", "Delete a custom metric (past results stay readable)", None, None, 204,
      None, [404]),
 ]
@@ -70,7 +71,7 @@ def build_spec() -> dict:
                                         "their analysis. Compatible with the 'Add Calls' API."},
                    servers=[{"url": PREFIX}])
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    spec.components.schema("Error", schema=s.ErrorBodySchema)
+    spec.components.schema("Error", schema=r.ErrorBodySchema)
     for status, text in _ERRORS.items():
         spec.components.response(f"E{status}", {"description": text, "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
