@@ -69,7 +69,9 @@ def wait_all(app, tenant, call_ids, worker, timeout: float) -> list[str]:
         worker.supervise()
         for call_id in call_ids:
             if call_id not in statuses:
-                status = client.get(f"{URL}/{call_id}", headers=tenant.headers).get_json()["analysis_status"]
+                response = client.get(f"{URL}/{call_id}", headers=tenant.headers)
+                assert response.status_code == 200, (call_id, response.status_code, response.get_json())
+                status = response.get_json()["analysis_status"]
                 if status != "pending":
                     statuses[call_id] = status
         time.sleep(0.5)
