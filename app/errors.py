@@ -78,6 +78,22 @@ FAILURE_CODES = {
     "worker_lost": "A stage killed its worker repeatedly; the call was given up.",
     "analysis_timeout": "The call made no progress after repeated re-enqueues by the sweeper.",
     "transcription_unavailable": "The transcription endpoint kept failing (after retries).",
+    # why transcription_status ended failed (its history row carries the code)
+    "transcription_failed": "The speech recogniser failed on the recording.",
+    "transcription_disabled": "The worker has no transcriber (CALLSCOPE_TRANSCRIBER=none).",
+    # custom metrics (SPEC 6): LLM-as-judge
+    "llm_not_configured": "No LLM provider is configured (CALLSCOPE_LLM_BASE_URL).",
+    "llm_unavailable": "The LLM provider kept failing (429, 5xx or timeouts, after retries).",
+    "llm_request_rejected": "The LLM provider refused the request (bad key, unknown model…).",
+    "invalid_judge_output": "The judge's answer did not fit the metric's result type, twice.",
+    # custom metrics: code-as-judge
+    "code_forbidden": "The code uses something the sandbox's dialect does not allow.",
+    "code_error": "The code raised an exception.",
+    "code_timeout": "The code ran longer than its time limit.",
+    "code_memory_exceeded": "The code exceeded its memory limit.",
+    "code_output_too_large": "The code's result was larger than 1 MiB.",
+    "invalid_result_type": "The code's result did not fit the metric's result type.",
+    "sandbox_unavailable": "The sandbox process could not be started.",
     "metric_failed": "At least one metric failed; see each metric's error.",
     "metric_error": "The metric raised an unexpected error.",
     "internal_error": "An unexpected error stopped the analysis.",

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from app.db import pipeline as pipeline_db
 from app.db import custom_results as custom_db
+from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pool import transaction
 from app.errors import FAILURE_CODES
