@@ -1,6 +1,8 @@
 """One thin task per stage: messaging, retries and limits only; the work is in workers/stages."""
 from __future__ import annotations
 
+from functools import partial
+
 from workers import pipeline
 from workers.base import StageTask, backoff_delay
 from workers.celery_app import celery, deps
@@ -38,7 +40,9 @@ def fetch_recording(self, call_id: int) -> None:
 
 @celery.task(name=pipeline.AUDIO_METRICS, base=StageTask, bind=True)
 def audio_metrics(self, call_id: int) -> None:
-    _audio_stage(self, audio.compute_audio_metrics, call_id)
+    # on the last try a transcriber outage no longer fails the branch: the audio is analysed without it
+    final_try = self.request.retries >= deps().settings.fetch_retries
+    _audio_stage(self, partial(audio.compute_audio_metrics, final_try=final_try), call_id)
 
 
 @celery.task(name=pipeline.LLM_JUDGES, base=StageTask)

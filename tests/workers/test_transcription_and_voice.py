@@ -2,15 +2,12 @@
 calls whose script, timing and voices are known (tests/support/callgen.py; espeak-ng)."""
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import numpy as np
 import pytest
 
 from app.catalogue import DEFAULT_THRESHOLDS
 from tests.support import callgen as cg
+from tests.support.fake_asr import FakeTranscriptionServer
 from workers.asr.base import TranscriberUnavailable, TranscriptionFailed
 from workers.asr.local import model_path
 from workers.asr.remote import OpenAITranscriber
@@ -132,43 +129,11 @@ def test_a_missing_model_fails_clearly(tmp_path):
 
 # ---- the remote engine, against a local OpenAI-compatible transcription server ----------------
 
-class FakeTranscriptionServer:
-    def __init__(self, status: int = 200):
-        self.status, self.requests = status, []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                fake.requests.append((self.path, self.headers.get("Authorization"), body))
-                payload = json.dumps({"text": "hello there", "words": [
-                    {"word": "hello", "start": 0.5, "end": 0.9}, {"word": "there", "start": 1.0, "end": 1.3}]}).encode()
-                self.send_response(fake.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_remote_engine_sends_each_channel_and_reads_word_times(tmp_path):
     channel = tmp_path / "channel0.wav"
     channel.write_bytes(cg.wav_bytes(cg.SynthCall(np.zeros((1, 16000), np.float32), 16000, {}, [])))
-    fake = FakeTranscriptionServer()
-    try:
+    with FakeTranscriptionServer() as fake:
         words = OpenAITranscriber(fake.base_url, "k-1", "whisper-large", 5).transcribe(str(channel))
-    finally:
-        fake.close()
     assert [(w.text, w.start, w.end) for w in words] == [("hello", 0.5, 0.9), ("there", 1.0, 1.3)]
     path, auth, body = fake.requests[0]
     assert path == "/v1/audio/transcriptions" and auth == "Bearer k-1"
@@ -180,12 +145,8 @@ def test_remote_engine_sends_each_channel_and_reads_word_times(tmp_path):
 def test_remote_engine_errors_say_whether_to_retry(tmp_path, status, transient):
     channel = tmp_path / "channel0.wav"
     channel.write_bytes(b"RIFF")
-    fake = FakeTranscriptionServer(status)
-    try:
-        with pytest.raises(TranscriptionFailed) as failure:
-            OpenAITranscriber(fake.base_url, "", "m", 5).transcribe(str(channel))
-    finally:
-        fake.close()
+    with FakeTranscriptionServer(status) as fake, pytest.raises(TranscriptionFailed) as failure:
+        OpenAITranscriber(fake.base_url, "", "m", 5).transcribe(str(channel))
     assert failure.value.transient is transient
 
 

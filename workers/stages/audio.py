@@ -13,6 +13,7 @@ from app.catalogue import thresholds_for
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pool import transaction
+from app.errors import FAILURE_CODES
 from workers.asr.base import TranscriptionFailed
 from workers.asr.transcript import build_transcript
 from workers.audio.activity import VadParams
@@ -29,9 +30,15 @@ from workers.stages.recording import fail_audio_branch
 
 log = logging.getLogger(__name__)
 _VOICE_KEYS = {"voice_tone_clarity", "voice_change_detection"}
+# the transcriber broke (not: was off, or a mono recording gave it nothing to attribute)
+TRANSCRIPTION_BROKE = {"transcription_unavailable", "transcription_failed"}
+_NEEDED_A_TRANSCRIPT = {"no_transcript", "no_generated_transcript"}
 
 
-def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
+def compute_audio_metrics(deps: WorkerDeps, call_id: int, final_try: bool = False) -> None:
+    """`final_try`: the task has no retry left, so a transcriber that is still unavailable no
+    longer retries the stage: the call is analysed without the transcript (speech activity does
+    not need it) and what needed the transcript fails `transcription_unavailable`."""
     call = begin_stage(deps, call_id, AUDIO_METRICS)
     if call is None or call["audio_branch"] != "fetched":
         return  # not fetched (the chain's fetch failed and ended the branch) or already done
@@ -53,7 +60,7 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
             return
         generated, transcription_error = None, None
         if call["transcription_status"] == "pending":
-            generated, transcription_error = transcribe(deps, analysis, spill.paths)
+            generated, transcription_error = transcribe(deps, analysis, spill.paths, final_try)
         voice = None
         if analysis.speech is not None and _VOICE_KEYS & set(keys):
             voice = measure_ai_voice(spill.paths[_ai_index(analysis)], list(analysis.speech.ai))
@@ -71,23 +78,37 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int) -> None:
                            provided=call["transcript"] if call["transcript_source"] == "provided" else None,
                            generated=generated)
         outcomes = {key: compute(key, data) for key in keys}
+    broken = (transcription_error, FAILURE_CODES[transcription_error]) \
+        if transcription_error in TRANSCRIPTION_BROKE else None
+    if broken:
+        outcomes = {key: _blame(outcome, broken) for key, outcome in outcomes.items()}
     # without a provided transcript, the LLM judges waited for this one (or for nothing)
     judge_now = call["llm_branch"] == "pending" and not call["transcript"]
     complete_branch(deps, call_id, "audio_branch", "done", outcomes, source="audio",
-                    end_llm_branch=judge_now and generated is None)
+                    end_llm_branch=judge_now and generated is None, llm_failure=broken)
     if judge_now and generated is not None:
         deps.send(LLM_JUDGES, call_id)
     end_stage(deps, call_id, AUDIO_METRICS)
+
+
+def _blame(outcome: Outcome, broken: tuple[str, str]) -> Outcome:
+    """A metric skipped for want of the generated transcript failed when the transcriber broke:
+    "skipped" would say there was nothing to measure, and nobody would reanalyze it."""
+    if outcome.status == "skipped" and outcome.error_code in _NEEDED_A_TRANSCRIPT:
+        return Outcome("failed", error_code=broken[0], error_message=broken[1])
+    return outcome
 
 
 def _ai_index(analysis: SpeechAnalysis) -> int:
     return 1 if analysis.ai_channel == "right" else 0
 
 
-def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str]) -> tuple[list[dict] | None, str | None]:
+def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str],
+               final_try: bool = False) -> tuple[list[dict] | None, str | None]:
     """(generated transcript, None) or (None, failure code). Each party's channel is transcribed
     on its own; a mono recording needs its parties from a timed transcript. Transient engine
-    errors raise TransientStageError (the task retries)."""
+    errors raise TransientStageError (the task retries), on the final try they are
+    `transcription_unavailable`."""
     if deps.transcriber is None:
         return None, "transcription_disabled"
     try:
@@ -104,8 +125,11 @@ def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str]) -> 
         else:
             return None, "mono_without_timed_transcript"
     except TranscriptionFailed as exc:
-        if exc.transient:
+        if exc.transient and not final_try:
             raise TransientStageError("transcription_unavailable", exc.message) from exc
+        if exc.transient:
+            log.warning("transcriber still unavailable; analysing without it", extra={"error": exc.message})
+            return None, "transcription_unavailable"
         log.warning("transcription failed", extra={"error": exc.message})
         return None, "transcription_failed"
     return build_transcript(words), None

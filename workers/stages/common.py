@@ -70,11 +70,13 @@ def write_judgements(conn, call_id: int, judged: list[tuple[dict, Judgement]]) -
 def complete_branch(deps: WorkerDeps, call_id: int, branch: str, new_state: str,
                     outcomes: dict[str, Outcome] | None = None, source: str | None = None,
                     failure: tuple[str, str] | None = None,
-                    judged: list[tuple[dict, Judgement]] | None = None, end_llm_branch: bool = False) -> None:
+                    judged: list[tuple[dict, Judgement]] | None = None, end_llm_branch: bool = False,
+                    llm_failure: tuple[str, str] | None = None) -> None:
     """Write a branch's results and move its state in one transaction; the last branch to end
     starts the code judges and finalize after the commit. `end_llm_branch`: the LLM judges were
-    waiting for a transcript this branch was to generate and did not: they are skipped
-    (`no_transcript`) and their branch ends in the same transaction."""
+    waiting for a transcript this branch was to generate and did not, and their branch ends in
+    the same transaction: they fail with `llm_failure` when something broke (the recording, the
+    transcriber — worth a reanalyze), else they are skipped (`no_transcript`: nothing to judge)."""
     with transaction(deps.pool) as conn:
         if outcomes:
             write_outcomes(conn, call_id, outcomes, source or "transcript")
@@ -85,7 +87,10 @@ def complete_branch(deps: WorkerDeps, call_id: int, branch: str, new_state: str,
         _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, new_state,
                                                    failure[0] if failure else None)
         if end_llm_branch:
-            custom_db.skip_pending_custom_results(conn, call_id, "llm", "no_transcript")
+            if llm_failure:
+                custom_db.fail_pending_custom_results(conn, call_id, *llm_failure, kind="llm")
+            else:
+                custom_db.skip_pending_custom_results(conn, call_id, "llm", "no_transcript")
             _, llm_join = pipeline_db.advance_branch(conn, call_id, "llm_branch", "done")
             join_ready = join_ready or llm_join
     if join_ready:

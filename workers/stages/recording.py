@@ -69,4 +69,5 @@ def fail_audio_branch(deps: WorkerDeps, call_id: int, code: str, message: str) -
         with transaction(deps.pool) as conn:
             pipeline_db.set_transcription(conn, call_id, "failed", None, code)
     complete_branch(deps, call_id, "audio_branch", "failed", outcomes, source="transcript", failure=(code, message),
-                    end_llm_branch=call["llm_branch"] == "pending" and not call["transcript"])
+                    end_llm_branch=call["llm_branch"] == "pending" and not call["transcript"],
+                    llm_failure=(code, message))
