@@ -46,7 +46,8 @@ def test_sigkill_with_calls_in_flight_loses_and_duplicates_nothing(e2e_env, tmp_
             worker.wait(timeout=10)
             assert in_flight > 0, "the kill must land while calls are still pending"
             worker = start_worker(env, tmp_path, "restarted")
-            deadline = time.monotonic() + 180
+            # two pool processes, each call ≥ 1.5 s of download: the backlog takes ~1 s per call
+            deadline = time.monotonic() + max(180, 2.5 * CALLS)
             while time.monotonic() < deadline:
                 with psycopg.connect(env["CALLSCOPE_DATABASE_URL"]) as conn:
                     pending = conn.execute("SELECT count(*) FROM calls WHERE analysis_status = 'pending'").fetchone()[0]
