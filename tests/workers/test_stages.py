@@ -124,3 +124,26 @@ def test_failed_metric_fails_the_call_with_metric_failed(env, monkeypatch):
     assert call["analysis_status"] == "failed" and call["failure_code"] == "metric_failed"
     res = results(db, call_id)
     assert res["talk_ratio"]["error_code"] == "metric_error" and res["latency_ms"]["status"] == "computed"
+
+
+def test_a_recording_over_the_duration_limit_fails_recording_too_long(env):
+    """The limit is checked on what the file holds: a WAV whose header declares three days of
+    audio but holds 2 s is measured as 2 s (no refusal for the header, no three-day read)."""
+    deps, sent, new_call, db = env
+    deps = replace(deps, settings=replace(deps.settings, max_recording_seconds=1))
+    liar = bytearray(wav_bytes(2.0, rate=8000))
+    liar[4:8] = liar[40:44] = (0xFFFFFFF0).to_bytes(4, "little")
+    with RecordingServer() as server:
+        too_long = new_call(transcript=CALL, recording_url=server.add("long.wav", wav_bytes(2.0, rate=8000)))
+        analyze.analyze_call(deps, too_long)
+        recording.fetch_recording(deps, too_long)
+        lying = new_call(transcript=CALL, recording_url=server.add("liar.wav", bytes(liar)))
+        analyze.analyze_call(deps, lying)
+        recording.fetch_recording(replace(deps, settings=replace(deps.settings, max_recording_seconds=3)), lying)
+    call = row(db, too_long)
+    assert (call["audio_branch"], call["failure_code"]) == ("failed", "recording_too_long")
+    assert "lasts 2 s" in call["failure_message"]
+    assert results(db, too_long)["latency_ms"]["source"] == "transcript"  # falls back to the timings
+    call = row(db, lying)
+    assert call["audio_branch"] == "fetched"
+    assert call["recording_info"]["duration_seconds"] == pytest.approx(2.0, abs=0.05)
