@@ -79,7 +79,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Sustained requests per second per API token (0 disables); over it: 429 with Retry-After."),
     ("rate_limit_burst", "CALLSCOPE_RATE_LIMIT_BURST", "500", "Requests a token may burst above the sustained rate."),
     ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
-     "Redis holding the shared rate-limit buckets; empty uses the broker's Redis."),
+     "Redis holding the shared rate-limit buckets; empty uses the broker's Redis. While it is "
+     "unreachable requests are let through (the limiter never takes the API down; logged)."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
      "Speech recognition for recordings: `local` (faster-whisper on the worker's CPU), `openai` "
      "(an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no transcription: "
