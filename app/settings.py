@@ -277,11 +277,15 @@ def _parse_networks(value: str):
     return nets
 
 
+_REQUIRED = {"CALLSCOPE_JWT_KEYS", "CALLSCOPE_SECRET_KEY"}  # refused when empty by Settings.validated
+
+
 def markdown_table() -> str:
     """The README's settings table (`python -m app.settings` prints it)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for _, var, default, meaning in SETTINGS_DOC:
-        rows.append(f"| `{var}` | `{default}` | {meaning} |" if default else f"| `{var}` | (required) | {meaning} |")
+        shown = f"`{default}`" if default else "(required)" if var in _REQUIRED else "(empty)"
+        rows.append(f"| `{var}` | {shown} | {meaning} |")
     return "\n".join(rows)
 
 
