@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 
 from app.catalogue import thresholds_for
 from app.db import pipeline as pipeline_db
@@ -58,12 +59,9 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int, final_try: bool = Fals
         except DecodeError as exc:
             fail_audio_branch(deps, call_id, "undecodable_audio", str(exc))
             return
-        generated, transcription_error = None, None
-        if call["transcription_status"] == "pending":
-            generated, transcription_error = transcribe(deps, analysis, spill.paths, final_try)
-        voice = None
-        if analysis.speech is not None and _VOICE_KEYS & set(keys):
-            voice = measure_ai_voice(spill.paths[_ai_index(analysis)], list(analysis.speech.ai))
+        voice_wanted = analysis.speech is not None and bool(_VOICE_KEYS & set(keys))
+        generated, transcription_error, voice = transcribe_and_measure(
+            deps, analysis, spill.paths, call["transcription_status"] == "pending", voice_wanted, final_try)
     with transaction(deps.pool) as conn:
         pipeline_db.set_speech(conn, call_id, analysis.as_dict())
         if call["transcription_status"] == "pending":
@@ -89,6 +87,18 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int, final_try: bool = Fals
     if judge_now and generated is not None:
         deps.send(LLM_JUDGES, call_id)
     end_stage(deps, call_id, AUDIO_METRICS)
+
+
+def transcribe_and_measure(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str], transcribe_now: bool,
+                           voice_wanted: bool, final_try: bool = False) -> tuple[list[dict] | None, str | None, dict | None]:
+    """(generated transcript, its failure code, AI voice measurements). The voice measurements
+    (one core) run in a thread while the transcriber works: its threads leave the CPU idle part of
+    the time (tests/bench/asr_bench.py measures the overlap)."""
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        voice_job = beside.submit(measure_ai_voice, paths[_ai_index(analysis)], list(analysis.speech.ai)) \
+            if voice_wanted else None
+        generated, error = transcribe(deps, analysis, paths, final_try) if transcribe_now else (None, None)
+        return generated, error, voice_job.result() if voice_job else None
 
 
 def _blame(outcome: Outcome, broken: tuple[str, str]) -> Outcome:
