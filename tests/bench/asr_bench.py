@@ -62,7 +62,8 @@ def main(repeats: int) -> None:
         analysis = analyse_recording(path, "left", None, VadParams(), spill)
         timings["decode + speech activity + spill"] = time.perf_counter() - started
         t = time.perf_counter()
-        ai_words, user_words = transcriber.transcribe_channels(spill.paths[:2])
+        ai_words, user_words = transcriber.transcribe_channels(spill.paths[:2], [list(analysis.speech.ai),
+                                                                                 list(analysis.speech.user)])
         timings["transcription, both channels at once"] = time.perf_counter() - t
         words = {"ai": ai_words, "user": user_words}
         generated = build_transcript(words)

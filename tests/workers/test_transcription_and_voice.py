@@ -32,9 +32,17 @@ def spill(call: cg.SynthCall, directory) -> list[str]:
     return writer.paths
 
 
-def generate(transcriber, call: cg.SynthCall, directory) -> list[dict]:
-    paths = spill(call, directory)
-    return build_transcript({"ai": transcriber.transcribe(paths[0]), "user": transcriber.transcribe(paths[1])})
+def generate(transcriber, call: cg.SynthCall, directory, whole_channels: bool = False) -> list[dict]:
+    """The generated transcript as the audio stage makes it: one decode, the detector's speech
+    segments handed to the engine (or, `whole_channels`, each channel left to the engine's own
+    VAD, as for mono recordings)."""
+    if whole_channels:
+        paths = spill(call, directory)
+        return build_transcript({"ai": transcriber.transcribe(paths[0]), "user": transcriber.transcribe(paths[1])})
+    writer = ChannelSpill(str(directory))
+    analysis = analyse_recording(_stereo(call, directory), "left", None, VadParams(), writer)
+    ai, user = transcriber.transcribe_channels(writer.paths, [list(analysis.speech.ai), list(analysis.speech.user)])
+    return build_transcript({"ai": ai, "user": user})
 
 
 def script(call: cg.SynthCall) -> list[dict]:
@@ -66,18 +74,25 @@ def standard_generated(transcriber, standard_call, tmp_path_factory):
 
 # ---- transcription ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("whole_channels", [False, True], ids=["detected-speech", "whole-channels"])
 @pytest.mark.parametrize("steps", ["STANDARD_STEPS", "ALTERNATE_STEPS"])
-def test_local_engine_wer_at_16k_is_at_most_030(transcriber, steps, tmp_path):
+def test_local_engine_wer_at_16k_is_at_most_030(transcriber, steps, whole_channels, tmp_path):
     call = cg.render(cg.build_lines(getattr(cg, steps)))
-    generated = generate(transcriber, call, tmp_path)
+    generated = generate(transcriber, call, tmp_path, whole_channels)
     score = wer_against_script(call, generated)
-    print(f"\n{steps}: WER {score['wer']} (S {score['substitutions']}, D {score['deletions']}, "
+    print(f"\n{steps} {'whole channels' if whole_channels else 'detected speech'}: WER {score['wer']} "
+          f"(S {score['substitutions']}, D {score['deletions']}, "
           f"I {score['insertions']} of {score['reference_words']})")
     assert score["wer"] <= 0.30
     assert {t["role"] for t in generated} == {"AI Assistant", "User"}
     # turns are in time order with their times inside the call
     starts = [t["start_time"] for t in generated]
     assert starts == sorted(starts) and all(0 <= t["start_time"] <= t["end_time"] for t in generated)
+    # and each lies on its party's real speech: word times were mapped back onto the channel
+    for turn in generated:
+        party = "ai" if turn["role"] == "AI Assistant" else "user"
+        middle = (turn["start_time"] + turn["end_time"]) / 2
+        assert any(start - 0.3 <= middle <= end + 0.3 for start, end in call.truth[party]), turn
 
 
 def test_accuracy_recovers_known_corruptions(standard_call, standard_generated):

@@ -30,5 +30,7 @@ class Transcriber(Protocol):
     def transcribe(self, wav_path: str) -> list[Word]:
         """Timed words of one mono 16 kHz WAV channel. Raises TranscriptionFailed."""
 
-    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
-        """Each channel's words (an engine may work on them at once)."""
+    def transcribe_channels(self, wav_paths: list[str], speech: list[list[tuple[float, float]]] | None = None
+                            ) -> list[list[Word]]:
+        """Each channel's words (an engine may work on them at once). `speech`: each channel's
+        detected speech segments in seconds, which an engine may use to skip the silence."""

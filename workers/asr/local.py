@@ -7,15 +7,31 @@ when the worker starts. Measured on 2 cores: batched inference over the engine's
 chunks (8 at a time) was 1.5× faster than sequential decoding, and a call's two channels
 transcribed at once, one thread each, 1.3× faster again than one after the other with two
 threads each (tests/bench/asr_bench.py).
+
+When the call's speech segments are known (the stage passes the detector's), the engine is not
+run on the whole channel: each channel's speech — segments padded by PAD_S and joined with a
+short pause between them — is cut into clips of at most 30 s (Whisper's window) between
+segments, the clips of both channels are shared out evenly among the worker threads, and
+each word's time is mapped back to the channel. That skips the engine's own VAD pass over the
+whole channel (~0.7 s CPU per 4 min) and keeps both threads busy when one party spoke far more
+than the other (a channel per thread left one idle for a third of the time).
 """
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
 
 from workers.asr.base import TranscriberUnavailable, TranscriptionFailed, Word
+from workers.audio.spill import RATE, read_span
 
 BATCH_SIZE = 8
+PAD_S = 0.25      # around each detected segment: its edges are tight, a word's onset and tail are soft
+PAUSE_S = 0.3     # silence put between joined pieces, so the engine hears a boundary
+MAX_CLIP_S = 30.0  # Whisper's window
 
 
 def bundled_model_path() -> str:
@@ -56,10 +72,31 @@ class WhisperTranscriber:
         self._pipeline = BatchedInferencePipeline(model=self._model)
         self.model_path = path
 
-    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
-        """Several channels at once (the model serves `threads` concurrent requests)."""
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(wav_paths))) as pool:
-            return list(pool.map(self.transcribe, wav_paths))
+    def transcribe_channels(self, wav_paths: list[str], speech: list[list[tuple[float, float]]] | None = None
+                            ) -> list[list[Word]]:
+        """Several channels at once (the model serves `threads` concurrent requests). With each
+        channel's speech segments, only the speech is transcribed, in evenly shared clips."""
+        if speech is None:
+            with ThreadPoolExecutor(max_workers=min(self.parallel, len(wav_paths))) as pool:
+                return list(pool.map(self.transcribe, wav_paths))
+        tracks = [speech_track(path, segments) for path, segments in zip(wav_paths, speech)]
+        jobs = _share_out(tracks, self.parallel)
+        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            done = list(pool.map(lambda job: (job[0], self._clips(tracks[job[0]], job[1])), jobs))
+        words: list[list[Word]] = [[] for _ in tracks]
+        for channel, found in done:
+            words[channel].extend(found)
+        return [sorted(w, key=lambda word: word.start) for w in words]
+
+    def _clips(self, track: "SpeechTrack", clips: list[tuple[float, float]]) -> list[Word]:
+        try:
+            segments, _ = self._pipeline.transcribe(
+                track.audio, language="en", beam_size=1, batch_size=BATCH_SIZE, word_timestamps=True,
+                clip_timestamps=[{"start": start, "end": end} for start, end in clips])
+            return [Word(*track.to_channel(w.start, w.end), w.word.strip())
+                    for segment in segments for w in (segment.words or []) if w.word.strip()]
+        except Exception as exc:  # the engine's own errors: a bug or a broken file, not worth a retry
+            raise TranscriptionFailed(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
 
     def transcribe(self, wav_path: str) -> list[Word]:
         try:
@@ -69,3 +106,62 @@ class WhisperTranscriber:
                     for segment in segments for w in (segment.words or []) if w.word.strip()]
         except Exception as exc:  # the engine's own errors: a bug or a broken file, not worth a retry
             raise TranscriptionFailed(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
+
+
+@dataclass
+class SpeechTrack:
+    """A channel's speech joined: `audio`, the `pieces` it is made of as (joined start, channel
+    start, duration) in seconds, and `clips` of at most MAX_CLIP_S cut between pieces."""
+    audio: np.ndarray
+    pieces: list[tuple[float, float, float]]
+    clips: list[tuple[float, float]]
+
+    def to_channel(self, start: float, end: float) -> tuple[float, float]:
+        """A word's times on the joined track → on the channel, both inside one piece: the piece
+        its start lies in (a start in a pause goes to the nearer piece). Whisper stretches a
+        turn's last word over the pause into the next piece; that end is cut at its piece's end."""
+        index = max((i for i, piece in enumerate(self.pieces) if piece[0] <= start), default=0)
+        joined, channel, length = self.pieces[index]
+        if start > joined + length + PAUSE_S / 2 and index + 1 < len(self.pieces):
+            joined, channel, length = self.pieces[index + 1]
+        begin = channel + min(max(start - joined, 0.0), length)
+        finish = channel + min(max(end - joined, 0.0), length)
+        return round(float(begin), 3), round(float(max(begin, finish)), 3)
+
+
+def speech_track(wav_path: str, segments: list[tuple[float, float]]) -> SpeechTrack:
+    spans: list[list[float]] = []
+    for start, end in sorted(segments):
+        start, end = max(0.0, start - PAD_S), end + PAD_S
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    # a span longer than a clip is cut into clip-sized parts (rare: a monologue without a pause)
+    parts = [(s + k * MAX_CLIP_S, min(e, s + (k + 1) * MAX_CLIP_S))
+             for s, e in spans for k in range(max(1, math.ceil((e - s) / MAX_CLIP_S)))]
+    pause = np.zeros(int(PAUSE_S * RATE), np.float32)
+    audio, pieces, clips, at = [], [], [], 0.0
+    for start, end in parts:
+        samples = read_span(wav_path, start, end)
+        if len(samples) == 0:
+            continue
+        length = len(samples) / RATE
+        if not clips or at + length - clips[-1][0] > MAX_CLIP_S:
+            clips.append((at, at + length))
+        else:
+            clips[-1] = (clips[-1][0], at + length)
+        pieces.append((at, start, length))
+        audio += [samples, pause]
+        at += length + PAUSE_S
+    return SpeechTrack(np.concatenate(audio) if audio else np.zeros(0, np.float32), pieces, clips)
+
+
+def _share_out(tracks: list[SpeechTrack], workers: int) -> list[tuple[int, list[tuple[float, float]]]]:
+    """(channel, clips) jobs of about equal size, the largest first, so that `workers` threads
+    finish together whichever party spoke more."""
+    total = sum(len(t.clips) for t in tracks)
+    size = min(BATCH_SIZE, max(1, math.ceil(total / (4 * workers))))
+    jobs = [(channel, track.clips[k:k + size]) for channel, track in enumerate(tracks)
+            for k in range(0, len(track.clips), size)]
+    return sorted(jobs, key=lambda job: -sum(end - start for start, end in job[1]))

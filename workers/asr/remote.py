@@ -23,7 +23,8 @@ class OpenAITranscriber:
         self.session = session or requests.Session()
         self.session.trust_env = False  # the endpoint is exactly the setting: no proxy variables
 
-    def transcribe_channels(self, wav_paths: list[str]) -> list[list[Word]]:
+    def transcribe_channels(self, wav_paths: list[str], speech=None) -> list[list[Word]]:
+        """Whole channels (`speech` is not used: the provider finds the speech itself)."""
         return [self.transcribe(path) for path in wav_paths]
 
     def transcribe(self, wav_path: str) -> list[Word]:

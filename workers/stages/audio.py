@@ -124,7 +124,8 @@ def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str],
     try:
         if len(paths) >= 2:
             ai = _ai_index(analysis)
-            ai_words, user_words = deps.transcriber.transcribe_channels([paths[ai], paths[1 - ai]])
+            speech = [list(analysis.speech.ai), list(analysis.speech.user)] if analysis.speech else None
+            ai_words, user_words = deps.transcriber.transcribe_channels([paths[ai], paths[1 - ai]], speech)
             words = {"ai": ai_words, "user": user_words}
         elif analysis.speech is not None:
             mono = deps.transcriber.transcribe(paths[0])
