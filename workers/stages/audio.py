@@ -32,7 +32,7 @@ from workers.stages.recording import fail_audio_branch
 log = logging.getLogger(__name__)
 _VOICE_KEYS = {"voice_tone_clarity", "voice_change_detection"}
 # the transcriber broke (not: was off, or a mono recording gave it nothing to attribute)
-TRANSCRIPTION_BROKE = {"transcription_unavailable", "transcription_failed"}
+_TRANSCRIPTION_BROKE = {"transcription_unavailable", "transcription_failed"}
 _NEEDED_A_TRANSCRIPT = {"no_transcript", "no_generated_transcript"}
 
 
@@ -77,7 +77,7 @@ def compute_audio_metrics(deps: WorkerDeps, call_id: int, final_try: bool = Fals
                            generated=generated)
         outcomes = {key: compute(key, data) for key in keys}
     broken = (transcription_error, FAILURE_CODES[transcription_error]) \
-        if transcription_error in TRANSCRIPTION_BROKE else None
+        if transcription_error in _TRANSCRIPTION_BROKE else None
     if broken:
         outcomes = {key: _blame(outcome, broken) for key, outcome in outcomes.items()}
     # without a provided transcript, the LLM judges waited for this one (or for nothing)
