@@ -33,8 +33,8 @@ def test_pieces_are_padded_joined_and_mapped_back(tmp_path):
     # a last word stretched over the pause into the next piece ends where its piece ends
     assert track.to_channel(3.0, second + 0.4) == (12.75, 13.25)
     # a word starting in the pause goes to the nearer piece
-    assert track.to_channel(second - 0.05, second + 0.2) == (39.75, 39.95)
-    assert track.to_channel(second - PAUSE_S + 0.05, second - 0.1) == (13.25, 13.25)
+    assert track.to_channel(second - 0.2 * PAUSE_S, second + 0.2) == (39.75, 39.95)
+    assert track.to_channel(second - 0.8 * PAUSE_S, second - 0.1 * PAUSE_S) == (13.25, 13.25)
     assert track.clips == [(0.0, pytest.approx(second + 1.0 + 2 * PAD_S))]  # one clip: < 30 s in all
 
 
