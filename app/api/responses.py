@@ -11,6 +11,13 @@ class LinksSchema(Schema):
     self = fields.String()
 
 
+class _Page(Schema):
+    """What every list answers besides its items."""
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+
+
 class CallAcceptedSchema(Schema):
     id = fields.Integer()
     call_identifier = fields.String()
@@ -107,11 +114,8 @@ class CallDetailSchema(CallSummarySchema):
     status_history = fields.List(fields.Nested(HistorySchema))
 
 
-class PageOfCallsSchema(Schema):
+class PageOfCallsSchema(_Page):
     items = fields.List(fields.Nested(CallSummarySchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
 
 
 class AgentSchema(Schema):
@@ -131,11 +135,8 @@ class AgentSchema(Schema):
         return {**DEFAULT_THRESHOLDS, **(agent.get("analysis_settings") or {})}
 
 
-class PageOfAgentsSchema(Schema):
+class PageOfAgentsSchema(_Page):
     items = fields.List(fields.Nested(AgentSchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
 
 
 class MetricVersionSchema(Schema):
@@ -163,11 +164,8 @@ class MetricSchema(MetricVersionSchema):
     updated_at = fields.DateTime(format="iso")
 
 
-class PageOfMetricsSchema(Schema):
+class PageOfMetricsSchema(_Page):
     items = fields.List(fields.Nested(MetricSchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
 
 
 class MetricVersionsSchema(Schema):
