@@ -73,7 +73,7 @@ FAILURE_CODES = {
     "recording_forbidden_address": "The recording URL resolves to an address the downloader may not dial (SSRF guard).",
     "recording_too_large": "The recording exceeds the size limit.",
     "recording_too_long": "The recording exceeds the duration limit.",
-    "undecodable_audio": "The recording is not WAV, MP3 or M4A audio that can be decoded.",
+    "undecodable_audio": "The recording is not WAV, MP3, M4A, FLAC, Ogg or WebM audio that can be decoded.",
     "storage_unavailable": "The recording could not be written to storage (still failing after retries).",
     "worker_lost": "A stage killed its worker repeatedly; the call was given up.",
     "analysis_timeout": "The call made no progress after repeated re-enqueues by the sweeper.",

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 
 from app.settings import Settings
 
-KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a)$")
+KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)$")
 
 
 def recording_key(client_id: int, call_id: int, ext: str) -> str:

@@ -9,7 +9,8 @@ from app.errors import NotFound
 from app.storage import LocalStorage
 
 bp = Blueprint("recordings", __name__)
-_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "flac": "audio/flac",
+          "ogg": "audio/ogg", "webm": "audio/webm"}
 
 
 @bp.get("/recordings")

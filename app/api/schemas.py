@@ -79,7 +79,7 @@ class CallCreateSchema(StrictSchema):
     recording_url = fields.Url(schemes={"http", "https"}, require_tld=False,
                                validate=validate.Length(max=2048),
                                metadata={"format": "uri", "pattern": "^https?://", "maxLength": 2048,
-                                         "description": "WAV, MP3 or M4A over http(s)."})
+                                         "description": "WAV, MP3, M4A, FLAC, Ogg (Opus/Vorbis) or WebM (Opus) over http(s)."})
     transcript = fields.List(fields.Nested(TurnSchema), validate=validate.Length(min=1, max=MAX_TURNS))
     observation_type = fields.String(load_default="voice", validate=validate.OneOf(("voice", "text")))
     call_direction = fields.String(load_default="inbound", validate=validate.OneOf(("inbound", "outbound")))

@@ -11,9 +11,8 @@ from typing import Iterator
 import av
 import numpy as np
 
-from workers.audio.probe import sniff_format
+from workers.audio.probe import DEMUXERS, FORMATS_TEXT, sniff_format
 
-_DEMUXER = {"wav": "wav", "mp3": "mp3", "m4a": "mp4"}
 RATE_DEFAULT = 16000  # what the voice activity detector runs at
 
 
@@ -30,9 +29,9 @@ def decode_blocks(path: str, rate: int = RATE_DEFAULT, block_seconds: float = 10
     with open(path, "rb") as f:
         kind = sniff_format(f.read(16))
     if kind is None:
-        raise DecodeError("not WAV, MP3 or M4A")
+        raise DecodeError(f"not {FORMATS_TEXT}")
     try:
-        container = av.open(path, format=_DEMUXER[kind], metadata_errors="ignore")
+        container = av.open(path, format=DEMUXERS[kind], metadata_errors="ignore")
     except av.FFmpegError as exc:
         raise DecodeError(str(exc)) from None
     with container:

@@ -1,4 +1,5 @@
-"""Probing a downloaded recording: is it WAV, MP3 or M4A audio that decodes, and what is it?
+"""Probing a downloaded recording: is it audio in a container we read (WAV, MP3, M4A, FLAC,
+Ogg, WebM) that decodes, and what is it?
 
 The container is recognised from its magic bytes *before* FFmpeg sees the file, and FFmpeg is
 then told which demuxer to use: letting it guess would let a hostile "recording" be parsed as an
@@ -17,18 +18,24 @@ CODECS = {
             "adpcm_ms", "adpcm_ima_wav", "gsm_ms"),
     "mp3": ("mp3", "mp3float"),
     "m4a": ("aac", "alac", "mp3", "mp3float"),
+    # lossless archives, and the recordings of LiveKit, browsers and WebRTC stacks
+    "flac": ("flac",),
+    "ogg": ("opus", "vorbis", "flac"),
+    "webm": ("opus", "vorbis"),
 }
-_DEMUXER = {"wav": "wav", "mp3": "mp3", "m4a": "mp4"}
-CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4"}
+DEMUXERS = {"wav": "wav", "mp3": "mp3", "m4a": "mp4", "flac": "flac", "ogg": "ogg", "webm": "matroska"}
+CONTENT_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "m4a": "audio/mp4", "flac": "audio/flac",
+                 "ogg": "audio/ogg", "webm": "audio/webm"}
+FORMATS_TEXT = "WAV, MP3, M4A, FLAC, Ogg or WebM"
 
 
 class UndecodableAudio(Exception):
-    """Not WAV/MP3/M4A audio that decodes (code `undecodable_audio`)."""
+    """Not audio in a supported container that decodes (code `undecodable_audio`)."""
 
 
 @dataclass(frozen=True)
 class Recording:
-    format: str            # wav | mp3 | m4a
+    format: str            # wav | mp3 | m4a | flac | ogg | webm
     codec: str
     duration_seconds: float
     channels: int
@@ -40,9 +47,15 @@ class Recording:
 
 
 def sniff_format(head: bytes) -> str | None:
-    """wav | mp3 | m4a from the first bytes of a file, or None."""
+    """wav | mp3 | m4a | flac | ogg | webm from the first bytes of a file, or None."""
     if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
         return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:4] == b"\x1a\x45\xdf\xa3":  # EBML: WebM (a Matroska profile)
+        return "webm"
     if head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS:
         return "m4a"
     if head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
@@ -56,9 +69,9 @@ def probe(path: str) -> Recording:
     with open(path, "rb") as f:
         kind = sniff_format(f.read(16))
     if kind is None:
-        raise UndecodableAudio("The file is not WAV, MP3 or M4A audio.")
+        raise UndecodableAudio(f"The file is not {FORMATS_TEXT} audio.")
     try:
-        with av.open(path, format=_DEMUXER[kind], metadata_errors="ignore") as container:
+        with av.open(path, format=DEMUXERS[kind], metadata_errors="ignore") as container:
             streams = [s for s in container.streams if s.type == "audio"]
             if not streams:
                 raise UndecodableAudio("The file has no audio stream.")

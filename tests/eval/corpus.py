@@ -1,0 +1,270 @@
+"""The evaluation corpus: stereo calls generated from seeds, with exact per-party truth.
+
+A seed decides everything — voices (from three TTS engines, tests/eval/voices.py), speaking
+rates, levels, the script (tests/eval/lines.py), the call's length and its timing: response
+latencies 250–3,000 ms, barge-ins whose AI stop times run 100–3,000 ms (some never yield),
+backchannels at random points, AI interruptions, long silences on either side, leading and
+trailing silence. The same seed always gives the same call.
+
+**Truth** is the placement itself. Within each synthesised clip, speech is every sample louder
+than −40 dB under the clip's peak; runs closer than 300 ms are one segment and segments shorter
+than 100 ms are dropped (docs/metrics.md#speech-activity: the same merge and minimum rules the
+engine applies). A clip cut by a barge-in keeps what lies before the cut (a 10 ms fade, as a
+TTS being stopped). Offsetting each clip by its start and joining per party gives the truth.
+
+**Guard bands.** Where a truth value sits within a few tens of milliseconds of a metric's
+threshold (an overlap of 300 ms against `interruption_min_overlap_ms`, a user turn of 1 s against
+`backchannel_max_ms`, a gap of 2 s against `silence_threshold_ms`), either answer is within the
+edge tolerance, so an exact-count comparison would measure luck. The planner moves such events
+out of the band (GUARD) and says so here; nothing else is filtered.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tests.eval import lines as bank
+from tests.eval.voices import AI_VOICES, RATE, USER_VOICES, synthesise
+
+AI, USER = "ai", "user"
+AUDIBLE_DB = -40.0
+MERGE_GAP, MIN_SEGMENT = 0.3, 0.1
+FADE = 0.01
+GUARD = {"overlap": (0.24, 0.37), "short_turn": (0.9, 1.1), "silence": (1.85, 2.15), "false_stop": (0.9, 1.1)}
+TUNING_SEEDS = range(1000, 1040)     # the engine may be tuned on these…
+REPORT_SEEDS = range(1, 61)          # …and figures are quoted from these only
+Segment = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Utterance:
+    party: str
+    voice: str
+    text: str
+    start: float
+    kind: str                     # turn | barge_in | backchannel | ai_interruption
+    cut_at: float | None = None   # seconds from call start: the party stops speaking here
+
+
+@dataclass
+class EvalCall:
+    seed: int
+    report: bool
+    voices: dict[str, str]
+    audio: np.ndarray                         # (2, n) float32 at RATE, AI left, before any condition
+    truth: dict[str, list[Segment]]
+    utterances: list[Utterance]
+    switch_at: float | None = None            # AI voice changes at this second (voice-change calls)
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.audio.shape[1] / RATE
+
+
+def clip_segments(clip: np.ndarray) -> list[Segment]:
+    """Speech segments of one clip, in seconds from its first sample (the truth rule above)."""
+    if not len(clip):
+        return []
+    loud = np.flatnonzero(np.abs(clip) >= float(np.abs(clip).max()) * 10 ** (AUDIBLE_DB / 20))
+    if not len(loud):
+        return []
+    breaks = np.flatnonzero(np.diff(loud) >= MERGE_GAP * RATE) + 1
+    runs = [(run[0] / RATE, (run[-1] + 1) / RATE) for run in np.split(loud, breaks)]
+    return [(s, e) for s, e in runs if e - s >= MIN_SEGMENT]
+
+
+def join(segments: list[Segment]) -> list[Segment]:
+    """Sorted, merged across gaps < MERGE_GAP, segments < MIN_SEGMENT dropped."""
+    merged: list[list[float]] = []
+    for s, e in sorted(segments):
+        if merged and s - merged[-1][1] < MERGE_GAP:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(round(s, 4), round(e, 4)) for s, e in merged if e - s >= MIN_SEGMENT]
+
+
+def _in(value: float, band: str) -> bool:
+    lo, hi = GUARD[band]
+    return lo <= value <= hi
+
+
+def _cut(clip: np.ndarray, keep_seconds: float) -> np.ndarray:
+    keep = max(0, min(len(clip), int(round(keep_seconds * RATE))))
+    fade = min(keep, int(FADE * RATE))
+    out = clip[:keep].copy()
+    if fade:
+        out[keep - fade:] *= np.linspace(1, 0, fade, dtype=np.float32)
+    return out
+
+
+class _Planner:
+    """Places utterances one after another on a timeline, keeping the guard bands."""
+
+    def __init__(self, rng: np.random.Generator, clips: dict, voices: dict[str, str], stretch: dict[str, float]):
+        self.rng, self.clips, self.voices, self.stretch = rng, clips, voices, stretch
+        self.placed: list[tuple[Utterance, np.ndarray]] = []
+
+    def clip(self, party: str, text: str, voice: str | None = None) -> np.ndarray:
+        return self.clips[(voice or self.voices[party], text, self.stretch[party])]
+
+    def segments(self, party: str) -> list[Segment]:
+        spans = []
+        for utt, clip in self.placed:
+            if utt.party == party:
+                spans += [(utt.start + s, utt.start + e) for s, e in clip_segments(clip)]
+        return join(spans)
+
+    def speech_end(self) -> float:
+        return max((u.start + len(c) / RATE for u, c in self.placed), default=0.0)
+
+    def place(self, utt: Utterance, clip: np.ndarray) -> float:
+        if utt.cut_at is not None:
+            clip = _cut(clip, utt.cut_at - utt.start)
+        self.placed.append((utt, clip))
+        segs = clip_segments(clip)
+        return utt.start + (segs[-1][1] if segs else 0.0)
+
+    def after_gap(self, end: float, gap: float) -> float:
+        """A start `gap` after `end`, nudged out of the silence guard band."""
+        if _in(gap, "silence"):
+            gap = GUARD["silence"][1] + 0.1
+        return end + gap
+
+    def cut_clip(self, index: int, cut_at: float) -> float:
+        """Cut an already placed utterance; returns its new audible end."""
+        utt, clip = self.placed[index]
+        new = Utterance(utt.party, utt.voice, utt.text, utt.start, utt.kind, cut_at)
+        full = self.clip(utt.party, utt.text, utt.voice)
+        self.placed[index] = (new, _cut(full, cut_at - utt.start))
+        segs = clip_segments(self.placed[index][1])
+        return utt.start + (segs[-1][1] if segs else 0.0)
+
+
+def _latency(rng: np.random.Generator) -> float:
+    if rng.random() < 0.07:
+        return float(rng.uniform(2.3, 4.5))           # the agent goes silent
+    return float(np.clip(rng.lognormal(np.log(0.85), 0.55), 0.25, 3.0))
+
+
+def _user_gap(rng: np.random.Generator) -> float:
+    if rng.random() < 0.08:
+        return float(rng.uniform(2.3, 5.0))           # the caller goes silent
+    return float(rng.uniform(0.2, 1.6))
+
+
+def call_minutes(seed: int) -> float:
+    """Most calls 1–4 minutes; every twentieth 8–15 (long calls cost the most to analyse)."""
+    rng = np.random.default_rng([seed, 7])
+    return float(rng.uniform(8, 15)) if seed % 20 == 0 else float(rng.uniform(1, 4))
+
+
+def build_call(seed: int, minutes: float | None = None, switch_voice: bool = False) -> EvalCall:
+    report = seed not in TUNING_SEEDS
+    rng = np.random.default_rng(seed)
+    minutes = call_minutes(seed) if minutes is None else minutes
+    voices = {AI: str(rng.choice(AI_VOICES)), USER: str(rng.choice(USER_VOICES))}
+    stretch = {AI: float(rng.choice([0.9, 1.0, 1.1])), USER: float(rng.choice([0.85, 1.0, 1.15]))}
+    ai_bank, user_bank = bank.split(bank.AI_LINES, report), bank.split(bank.USER_LINES, report)
+    pairs = int(minutes * 60 / 5.5) + 4
+    ai_texts = [str(rng.choice(ai_bank)) for _ in range(pairs)]
+    user_texts = [str(rng.choice(user_bank)) for _ in range(pairs)]
+    backchannels = list(bank.BACKCHANNELS)
+    second_voice = None
+    if switch_voice:
+        others = [v for v in AI_VOICES if v != voices[AI]]
+        second_voice = str(rng.choice(others))
+    requests = [(voices[AI], t, stretch[AI]) for t in ai_texts] + [(voices[USER], t, stretch[USER]) for t in user_texts]
+    requests += [(voices[USER], t, stretch[USER]) for t in backchannels]
+    if second_voice:
+        requests += [(second_voice, t, stretch[AI]) for t in ai_texts]
+    clips = synthesise(requests)
+    plan = _Planner(rng, clips, voices, stretch)
+    gains = {AI: float(10 ** (rng.uniform(-8, 0) / 20)), USER: float(10 ** (rng.uniform(-8, 0) / 20))}
+
+    switch_index = int(rng.integers(pairs // 3, max(pairs // 3 + 1, 2 * pairs // 3))) if second_voice else None
+    t = float(rng.uniform(0.2, 3.0))
+    switch_at = None
+    for i in range(pairs):
+        if t > minutes * 60:
+            break
+        ai_voice = second_voice if switch_index is not None and i >= switch_index else voices[AI]
+        ai_clip = plan.clip(AI, ai_texts[i], ai_voice)
+        ai_start = t
+        if switch_index is not None and i == switch_index:
+            switch_at = ai_start
+        ai_index = len(plan.placed)
+        ai_end = plan.place(Utterance(AI, ai_voice, ai_texts[i], ai_start, "turn"), ai_clip)
+        ai_len = ai_end - ai_start
+        move = rng.random()
+        user_text = user_texts[i]
+        user_clip = plan.clip(USER, user_text)
+        user_len = len(user_clip) / RATE
+        if move < 0.16 and ai_len > 1.6 and user_len > 1.2:
+            # barge-in: the user starts over the agent, who stops after a while (or never)
+            user_start, ai_stop_end = None, ai_end
+            for _ in range(20):
+                start = ai_start + float(rng.uniform(0.5, ai_len - 0.6))
+                yields = rng.random() > 0.2
+                stop = float(np.exp(rng.uniform(np.log(0.1), np.log(3.0))))
+                end = ai_end
+                if yields and start + stop < ai_end - 0.05:
+                    end = plan.cut_clip(ai_index, start + stop)
+                overlap = min(end, start + clip_segments(user_clip)[0][1]) - start
+                if end > start and not _in(overlap, "overlap"):
+                    user_start, ai_stop_end = start, end
+                    break
+                plan.cut_clip(ai_index, ai_start + 999)  # undo the cut, try another moment
+            if user_start is None:
+                user_start = plan.after_gap(ai_end, 0.6)
+                ai_stop_end = ai_end
+            user_end = plan.place(Utterance(USER, voices[USER], user_text, user_start, "barge_in"), user_clip)
+            t = plan.after_gap(max(user_end, ai_stop_end), _latency(rng)) if user_end >= ai_stop_end else \
+                plan.after_gap(ai_stop_end, 0.5)
+            continue
+        if move < 0.34 and ai_len > 1.4:
+            # a backchannel inside the agent's speech
+            for _ in range(10):
+                text = str(rng.choice(backchannels))
+                bc = plan.clip(USER, text)
+                segs = clip_segments(bc)
+                length = segs[-1][1] if segs else 0
+                if not segs or _in(length, "overlap") or length > ai_len - 0.8 or length > 0.95:
+                    continue
+                bc_start = ai_start + float(rng.uniform(0.3, ai_len - length - 0.5))
+                if _in(ai_end - bc_start, "false_stop"):
+                    continue
+                plan.place(Utterance(USER, voices[USER], text, bc_start, "backchannel"), bc)
+                break
+        if move > 0.9 and i + 1 < pairs:
+            pass  # an AI interruption is placed below, after the user's turn
+        user_start = plan.after_gap(ai_end, _user_gap(rng))
+        user_end = plan.place(Utterance(USER, voices[USER], user_text, user_start, "turn"), user_clip)
+        user_index = len(plan.placed) - 1
+        if move > 0.9 and user_end - user_start > 1.3:
+            # the agent starts while the caller is still talking; the caller stops or goes on
+            start = user_end - float(rng.uniform(0.45, min(1.5, user_end - user_start - 0.5)))
+            if rng.random() < 0.5:
+                stop = float(rng.uniform(0.45, 1.2))
+                if start + stop < user_end - 0.05:
+                    user_end = plan.cut_clip(user_index, start + stop)
+            if _in(user_end - start, "overlap") or user_end - start < 0.1:
+                start = user_end - 0.6
+            t = start
+        else:
+            t = plan.after_gap(user_end, _latency(rng))
+
+    tail = float(rng.uniform(0.3, 3.0))
+    n = int((plan.speech_end() + tail) * RATE) + 1
+    audio = np.zeros((2, n), np.float32)
+    for utt, clip in plan.placed:
+        offset = int(round(utt.start * RATE))
+        channel = 0 if utt.party == AI else 1
+        audio[channel, offset:offset + len(clip)] += clip * np.float32(gains[utt.party])
+    truth = {AI: plan.segments(AI), USER: plan.segments(USER)}
+    return EvalCall(seed, report, {**voices, **({"ai_second": second_voice} if second_voice else {})}, audio, truth,
+                    [u for u, _ in plan.placed], switch_at,
+                    {"minutes": round(n / RATE / 60, 2), "stretch": stretch,
+                     "gains_db": {p: round(20 * np.log10(g), 1) for p, g in gains.items()}})
