@@ -171,3 +171,40 @@ def test_interruption_non_adherence():
         "count": 1, "events": [{"at_second": 2.0, "overlap_ms": 2500}], "threshold_ms": 2000}
     # the reference call's barge-in overlaps 1.5 s: the AI yielded in time
     assert run("interruption_non_adherence")["count"] == 0
+
+
+def test_a_long_user_turn_is_a_barge_in_whatever_the_overlap():
+    # the AI (0–4.0) is cut into at 3.6; the user goes on for 3 s: 400 ms both spoke, the floor changed
+    transcript = [
+        {"role": AI, "content": "our hours are eight to six on weekdays", "start_time": 0.0, "end_time": 4.0},
+        {"role": U, "content": "right and what about saturdays then", "start_time": 3.6, "end_time": 6.6},
+    ]
+    assert run("user_interruptions", transcript=transcript)["interruptions"] == [
+        {"at_second": 3.6, "duration_ms": 400, "type": "barge_in"}]
+
+
+def test_a_short_word_that_takes_the_floor_is_a_barge_in_and_a_short_one_under_speech_a_backchannel():
+    # "wait" (2.0–2.6): the AI stops at 2.5 and says nothing more → the floor went to the user
+    took_floor = [
+        {"role": AI, "content": "the fee is twelve dollars", "start_time": 0.0, "end_time": 2.5},
+        {"role": U, "content": "wait", "start_time": 2.0, "end_time": 2.6},
+    ]
+    assert run("user_interruptions", transcript=took_floor)["interruptions"] == [
+        {"at_second": 2.0, "duration_ms": 500, "type": "barge_in"}]
+    # "okay" (2.0–2.6) while the AI talks on to 5.0 → a backchannel
+    kept_floor = [dict(took_floor[0], end_time=5.0), took_floor[1]]
+    assert run("user_interruptions", transcript=kept_floor)["interruptions"] == [
+        {"at_second": 2.0, "duration_ms": 600, "type": "backchannel"}]
+
+
+def test_stop_time_runs_to_where_the_ai_really_stops_not_to_a_pause():
+    # the user barges in at 2.0 (to 6.0); the AI pauses 2.4–2.9 and talks on to 3.5 before yielding
+    transcript = [
+        {"role": AI, "content": "so the next step", "start_time": 0.0, "end_time": 2.4},
+        {"role": AI, "content": "is to confirm", "start_time": 2.9, "end_time": 3.5},
+        {"role": U, "content": "no no I already did that yesterday", "start_time": 2.0, "end_time": 6.0},
+    ]
+    assert run("stop_time_after_interruption", transcript=transcript)["events"] == [
+        {"at_second": 2.0, "stop_time_ms": 1500}]
+    assert run("user_interruptions", transcript=transcript)["interruptions"] == [
+        {"at_second": 2.0, "duration_ms": 1000, "type": "barge_in"}]   # 2.0–2.4 and 2.9–3.5

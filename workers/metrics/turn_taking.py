@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 
 from workers.metrics.inputs import MetricInput, Skip
-from workers.metrics.timeline import (AI, USER, Speech, active_at, at, intersection, ms, other, total, turns)
+from workers.metrics.timeline import (AI, USER, Segment, Speech, active_at, at, intersection, ms, other, total,
+                                      turns)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -56,11 +57,28 @@ def latency_ms(data: MetricInput):
     }
 
 
-def _interruptions(speech: Speech, interrupter: str, min_overlap_ms: int, backchannel_max_ms: int) -> list[dict]:
-    """Turns of `interrupter` that start while the other party speaks, overlapping ≥ min_overlap.
+RESUME_WITHIN_S = 1.0  # a pause in the spoken-over party's speech shorter than this is not its stop
 
-    duration_ms is the overlap that began with the interruption (until either party stops).
-    A backchannel is short (< backchannel_max_ms) and the other party is still talking after it.
+
+def _spoken_until(segments: tuple[Segment, ...], current: Segment, until: float) -> float:
+    """Where the spoken-over party really stops: the end of `current`, carried across its own
+    pauses (each < RESUME_WITHIN_S) for as long as it resumes before `until` (the end of the
+    interrupter's turn). A pause inside the speech is not a stop."""
+    end = current[1]
+    index = segments.index(current) + 1
+    while index < len(segments) and segments[index][0] < until and segments[index][0] - end < RESUME_WITHIN_S:
+        end = segments[index][1]
+        index += 1
+    return end
+
+
+def _interruptions(speech: Speech, interrupter: str, min_overlap_ms: int, backchannel_max_ms: int) -> list[dict]:
+    """Turns of `interrupter` that start while the other party speaks, both speaking for
+    ≥ min_overlap_ms (docs/metrics.md#interruptions).
+
+    duration_ms is the time both spoke during the interrupter's turn. The type follows what
+    happened to the floor: a turn lasting backchannel_max_ms or more is a barge-in whatever the
+    overlap; a shorter one is a backchannel only when the other party keeps talking past it.
     """
     spoken_over = speech.of(other(interrupter))
     events = []
@@ -70,17 +88,19 @@ def _interruptions(speech: Speech, interrupter: str, min_overlap_ms: int, backch
         current = active_at(spoken_over, turn.start)
         if current is None:
             continue
-        first = turn.segments[0]
-        overlap = min(first[1], current[1]) - turn.start
-        if ms(overlap) < min_overlap_ms:
+        within = tuple((max(s, turn.start), min(e, turn.end)) for s, e in spoken_over
+                       if e > turn.start and s < turn.end)
+        both = intersection(turn.segments, within)
+        if ms(both) < min_overlap_ms:
             continue
+        stops = _spoken_until(spoken_over, current, turn.end)
         short = ms(turn.end - turn.start) < backchannel_max_ms
-        keeps_talking = active_at(spoken_over, turn.end) is not None or current[1] > turn.end
+        keeps_floor = stops > turn.end
         events.append({
             "at_second": at(turn.start),
-            "duration_ms": ms(overlap),
-            "type": "backchannel" if short and keeps_talking else "barge_in",
-            "_stop_time_ms": ms(current[1] - turn.start),
+            "duration_ms": ms(both),
+            "type": "backchannel" if short and keeps_floor else "barge_in",
+            "_stop_time_ms": ms(stops - turn.start),
         })
     return events
 
