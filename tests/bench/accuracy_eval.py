@@ -32,7 +32,7 @@ from workers.audio.activity import VadParams  # noqa: E402
 from workers.audio.analysis import analyse_recording  # noqa: E402
 
 
-def evaluate(seed: int, names: list[str]) -> list[tuple[str, Score, float, float]]:
+def evaluate(seed: int, names: list[str], params: dict | None = None) -> list[tuple[str, Score, float, float]]:
     call = build_call(seed)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,7 +42,7 @@ def evaluate(seed: int, names: list[str]) -> list[tuple[str, Score, float, float
             path = os.path.join(tmp, f"call.{suffix}")
             Path(path).write_bytes(data)
             started = time.process_time()
-            analysis = analyse_recording(path, "left", None, VadParams())
+            analysis = analyse_recording(path, "left", None, VadParams(**(params or {})))
             cpu = time.process_time() - started
             results.append((name, score_call(call.truth, analysis.speech, f"seed {seed} [{name}]"), call.seconds, cpu))
     return results
@@ -67,6 +67,7 @@ def main() -> None:
     parser.add_argument("--per-call", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--param", action="append", default=[], help="a VadParams field=value, for tuning runs")
     args = parser.parse_args()
     seeds = list(REPORT_SEEDS if args.set == "report" else TUNING_SEEDS)
     if args.calls:
@@ -77,7 +78,8 @@ def main() -> None:
     audio_s = cpu_s = 0.0
     started = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        for results in pool.map(evaluate, jobs.keys(), jobs.values()):
+        params = {k: type(getattr(VadParams(), k))(v) for k, v in (p.split("=", 1) for p in args.param)}
+        for results in pool.map(evaluate, jobs.keys(), jobs.values(), [params] * len(jobs)):
             for name, score, seconds, cpu in results:
                 totals[name].add(score)
                 audio_s += seconds

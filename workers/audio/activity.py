@@ -46,9 +46,12 @@ class VadParams:
     search_after_ms: int = 40       # how far after Silero's end an edge may move
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
     max_extrapolate_ms: int = 30    # most a speech end hidden under noise is extrapolated
-    echo_spread_ms: int = 80        # longest echo delay looked for
+    echo_spread_ms: int = 260       # longest echo delay looked for (line echo reaches 250 ms)
     echo_oversubtract: float = 2.0  # predicted echo power × this is removed from each frame
     presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
+    channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
+    noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
+    ceiling_margin_db: float = 1.0  # …plus this is the least a speech frame must reach
 
 
 @dataclass
@@ -131,6 +134,8 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
     if np.all(np.isnan(energy_db)):
         return []
     floor = max(float(np.nanpercentile(steady, 10)), -90.0)
+    channel_level = _speech_level(segments, energy_db)
+    ceiling = _noise_ceiling(segments, steady, params)
     refined = []
     for start, end in segments:
         lo = max(0, int((start - params.search_before_ms / 1000) / FRAME_SECONDS))
@@ -140,7 +145,10 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         if hi <= lo or not len(inside) or np.all(np.isnan(inside)):
             continue  # nothing of this party's own in it: the other party's echo
         level = float(np.nanpercentile(inside, 90))
-        by_level, by_floor = level - params.level_drop_db, floor + params.floor_margin_db
+        if level < channel_level - params.channel_drop_db:
+            continue  # far under this party's own voice: the other party's echo left over, or talk nearby
+        by_level = level - params.level_drop_db
+        by_floor = max(floor + params.floor_margin_db, ceiling + params.ceiling_margin_db)
         with np.errstate(invalid="ignore"):
             above_noise = steady[lo:hi] >= by_floor
             if presence is not None and len(presence) >= hi:
@@ -160,6 +168,30 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
                 b += _extrapolate(energy_db, b - 1, -1, hidden_db, params)
             refined.append((float(max(0, a) * FRAME_SECONDS), float(b * FRAME_SECONDS)))
     return refined
+
+
+def _noise_ceiling(segments, steady: np.ndarray, params: VadParams) -> float:
+    """How high the line's noise alone reaches: a high percentile of the smoothed energy in the
+    frames the detector calls non-speech (kept 300 ms away from any segment). A fixed margin over
+    the noise floor is enough for white noise, but low-frequency (pink, hum) noise swings by
+    several dB within 30 ms, and those swings would otherwise read as speech around each edge."""
+    outside = np.ones(len(steady), bool)
+    pad = int(0.3 / FRAME_SECONDS)
+    for s, e in segments:
+        outside[max(0, int(s / FRAME_SECONDS) - pad):int(np.ceil(e / FRAME_SECONDS)) + pad] = False
+    values = steady[outside]
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, params.noise_quantile)) if len(values) >= 100 else -np.inf
+
+
+def _speech_level(segments, energy_db: np.ndarray) -> float:
+    """The channel's own speech level: the 90th percentile of its energy inside the detector's
+    segments. The party's own voice dominates the loud frames even when echo or background
+    talk makes up most of the segments."""
+    inside = [energy_db[int(s / FRAME_SECONDS):int(np.ceil(e / FRAME_SECONDS))] for s, e in segments]
+    values = np.concatenate(inside) if inside else np.zeros(0, np.float32)
+    values = values[~np.isnan(values)]
+    return float(np.percentile(values, 90)) if len(values) else -np.inf
 
 
 def _extrapolate(energy_db: np.ndarray, edge: int, inward: int, hidden_db: float, params: VadParams) -> int:
@@ -218,27 +250,59 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
     return None if best is None else EchoPath(best[1], best[2])
 
 
-def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams) -> np.ndarray:
+def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams,
+               bands_db: np.ndarray | None = None, other_bands_db: np.ndarray | None = None) -> np.ndarray:
     """This channel's energy with the other party's echo subtracted (NaN where nothing is left).
 
     Only when the channel measurably carries an echo (echo_path): the echo's power, predicted
     from the other channel through the measured delay and gain, is subtracted frame by frame
     with an over-subtraction factor (as in spectral subtraction) that absorbs the prediction's
     error. What remains is this party's own speech: a quiet word ending under the other party's
-    echo survives, the echo alone does not."""
+    echo survives, the echo alone does not.
+
+    With per-band powers of both channels the gain is measured and the echo subtracted band by
+    band: a real echo path filters (a telephone hybrid passes 300–3,400 Hz), so one broadband
+    gain over-predicts the echo in some phonemes and under-predicts it in others, and the
+    leftover reads as speech."""
     if other_db is None or not len(other_db):
         return energy_db
     path = echo_path(energy_db, other_db, params)
     if path is None:
         return energy_db
     n = min(len(energy_db), len(other_db))
+    result = energy_db.astype(np.float32).copy()
+    if bands_db is not None and other_bands_db is not None and min(len(bands_db), len(other_bands_db)) >= n:
+        ratio = _band_residual(bands_db[:n], other_bands_db[:n], energy_db[:n], other_db[:n], path, params)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result[:n] = np.where(ratio > 0, energy_db[:n] + 10 * np.log10(np.maximum(ratio, 1e-30)), np.nan)
+        return result
     theirs = np.concatenate([np.full(path.delay_frames, -120.0), other_db[:n - path.delay_frames]])
     echo_power = 10 ** ((theirs + path.gain_db) / 10)
     own_power = 10 ** (energy_db[:n].astype(np.float64) / 10) - params.echo_oversubtract * echo_power
-    result = energy_db.astype(np.float32).copy()
     with np.errstate(divide="ignore", invalid="ignore"):
         result[:n] = np.where(own_power > 0, 10 * np.log10(np.maximum(own_power, 1e-30)), np.nan)
     return result
+
+
+def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray, theirs_db: np.ndarray,
+                   path: EchoPath, params: VadParams) -> np.ndarray:
+    """Share of each frame's power left after removing the echo predicted band by band."""
+    d = path.delay_frames
+    n = len(mine_b)
+    shifted = np.concatenate([np.full((d, theirs_b.shape[1]), -120.0, np.float32), theirs_b[:n - d]])
+    shifted_db = np.concatenate([np.full(d, -120.0), theirs_db[:n - d]])
+    other_loud = shifted_db >= np.percentile(theirs_db, 95) - 15
+    candidates = other_loud & (mine_db < shifted_db - 6)
+    gains = np.median(mine_b[candidates] - shifted[candidates], axis=0) if candidates.sum() >= 50 \
+        else np.full(mine_b.shape[1], path.gain_db, np.float32)
+    residual = np.zeros(n)
+    total_power = np.zeros(n)
+    for band in range(mine_b.shape[1]):  # band by band: a 60-minute call stays small
+        own = 10 ** (mine_b[:, band].astype(np.float64) / 10)
+        echo = 10 ** ((shifted[:, band].astype(np.float64) + gains[band]) / 10)
+        residual += np.maximum(own - params.echo_oversubtract * echo, 0)
+        total_power += own
+    return residual / (total_power + 1e-30)
 
 
 def band_presence(bands_db: np.ndarray, frames: int) -> np.ndarray:
@@ -273,7 +337,7 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     a stereo call; a Silero segment that is only the other party's echo vanishes here."""
     mine = track.energy_db()
     theirs = other.energy_db() if other else None
-    energy = own_energy(mine, theirs, params)
+    energy = own_energy(mine, theirs, params, track.bands_db(), other.bands_db() if other else None)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
     return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence), params)
