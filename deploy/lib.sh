@@ -24,6 +24,19 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_dirs DIR:PKG … — apt-get install the packages whose directory is missing (data-only packages).
+ensure_dirs() {
+  local missing=() pair
+  for pair in "$@"; do
+    [ -d "${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
+  log "installing ${missing[*]} (apt)"
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # ensure_venv DIR EXTRAS — a virtualenv with the project installed (editable) with extras.
 ensure_venv() {
   local venv=$1 extras=$2 stamp

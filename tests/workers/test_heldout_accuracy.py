@@ -1,0 +1,82 @@
+"""A slice of the held-out evaluation corpus (tests/eval) in the test run: one-minute calls from
+report seeds, every condition, scored against their exact truth with the harness of
+tests/bench/accuracy_eval.py (which runs the whole corpus and prints the table we quote).
+
+The tolerances are the accuracy targets of docs/accuracy.md. Where a condition does not reach a
+target yet, its bound here is what the engine measurably does (with a margin for the handful of
+calls in the slice) and the entry says so: the test then guards against getting worse, and the
+gap stays visible instead of the condition being dropped.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.eval import conditions as cond
+from tests.eval import voices
+from tests.eval.corpus import REPORT_SEEDS, build_call
+from tests.eval.score import Score, score_call, summarise
+from workers.audio.activity import VadParams
+from workers.audio.analysis import analyse_recording
+
+pytestmark = pytest.mark.skipif(not voices.available(), reason="espeak-ng, flite and festival: deploy/test.sh installs them")
+
+SLICE_SEEDS = list(REPORT_SEEDS)[:2]
+TARGET = {"latency_mae": 25, "bias": 15, "p95": 60, "stop_mae": 40, "silence_edge": 100, "talk_ratio": 0.02,
+          "ttfw": 50, "missed_turns": 0, "extra_turns": 0, "missed_intr": 0, "phantom_intr": 0, "type_acc": 98}
+# Conditions not at target yet (docs/accuracy.md, "Where we are"): bounds from the measured engine.
+BELOW_TARGET: dict[str, dict] = {}
+
+
+@pytest.fixture(scope="module")
+def slice_scores() -> dict[str, Score]:
+    scores = {c.name: Score() for c in cond.CONDITIONS}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in SLICE_SEEDS:
+            call = build_call(seed, minutes=1.0)
+            for condition in cond.CONDITIONS:
+                data, suffix, _ = cond.apply(call.audio, condition, seed, set(call.voices.values()))
+                path = os.path.join(tmp, f"{seed}.{suffix}")
+                Path(path).write_bytes(data)
+                analysis = analyse_recording(path, "left", None, VadParams())
+                scores[condition.name].add(score_call(call.truth, analysis.speech, f"seed {seed} [{condition.name}]"))
+    return scores
+
+
+@pytest.mark.parametrize("name", [c.name for c in cond.CONDITIONS])
+def test_condition_within_tolerance(slice_scores, name):
+    score = slice_scores[name]
+    s = summarise(score)
+    limit = {**TARGET, **BELOW_TARGET.get(name, {})}
+    where = f"{name}: {s} {score.details}"
+    assert s["latencies"] > 0, where
+    assert s["latency MAE ms"] <= limit["latency_mae"], where
+    assert abs(s["bias ms"]) <= limit["bias"], where
+    assert s["p95 |err| ms"] <= limit["p95"], where
+    assert score.missed_turns <= limit["missed_turns"] and score.extra_turns <= limit["extra_turns"], where
+    assert score.missed_interruptions <= limit["missed_intr"], where
+    assert score.phantom_interruptions <= limit["phantom_intr"], where
+    if score.interruptions_typed:
+        assert s["type acc %"] >= limit["type_acc"], where
+    if score.stop_errors:
+        assert s["stop MAE ms"] <= limit["stop_mae"], where
+    assert s["silence edge max ms"] <= limit["silence_edge"], where
+    assert s["talk ratio max err"] <= limit["talk_ratio"], where
+    assert s["ttfw max err ms"] <= limit["ttfw"], where
+
+
+def test_truth_is_exact_for_the_clean_file():
+    """The harness itself: a 16-bit WAV of the truth's own audio, scored against the truth with
+    no engine in between, pairs every event and reports zero error (speech edges are the clip
+    rule's, so only the engine can move them)."""
+    call = build_call(SLICE_SEEDS[0], minutes=1.0)
+    from workers.metrics.timeline import make_speech
+
+    score = score_call(call.truth, make_speech(call.truth["ai"], call.truth["user"]))
+    assert score.latency_errors and not any(score.latency_errors)
+    assert score.missed_turns == score.extra_turns == score.phantom_interruptions == 0
+    assert np.allclose(score.start_errors, 0) and np.allclose(score.end_errors, 0)
