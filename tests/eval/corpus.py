@@ -75,6 +75,13 @@ def clip_segments(clip: np.ndarray) -> list[Segment]:
     return [(s, e) for s, e in runs if e - s >= MIN_SEGMENT]
 
 
+def active_level(clip: np.ndarray) -> float:
+    """Active speech level of a clip, dBFS: mean power of its 10 ms frames within 30 dB of the loudest."""
+    frames = clip[:len(clip) // 160 * 160].reshape(-1, 160).astype(np.float64)
+    power = (frames ** 2).mean(axis=1)
+    return float(10 * np.log10(power[power >= power.max() * 1e-3].mean() + 1e-20))
+
+
 def join(segments: list[Segment]) -> list[Segment]:
     """Sorted, merged across gaps < MERGE_GAP, segments < MIN_SEGMENT dropped."""
     merged: list[list[float]] = []
@@ -182,7 +189,12 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
         requests += [(second_voice, t, stretch[AI]) for t in ai_texts]
     clips = synthesise(requests)
     plan = _Planner(rng, clips, voices, stretch)
-    gains = {AI: float(10 ** (rng.uniform(-8, 0) / 20)), USER: float(10 ** (rng.uniform(-8, 0) / 20))}
+    # each party's active speech level is drawn from the range of ordinary call recordings
+    # (−26…−16 dBFS); the level conditions then move the whole call (tests/eval/conditions.py)
+    gains = {}
+    for party, texts in ((AI, ai_texts), (USER, user_texts)):
+        level = float(np.median([active_level(plan.clip(party, t)) for t in texts[:8]]))
+        gains[party] = float(10 ** ((rng.uniform(-26, -16) - level) / 20))
 
     switch_index = int(rng.integers(pairs // 3, max(pairs // 3 + 1, 2 * pairs // 3))) if second_voice else None
     t = float(rng.uniform(0.2, 3.0))
@@ -267,4 +279,4 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
     return EvalCall(seed, report, {**voices, **({"ai_second": second_voice} if second_voice else {})}, audio, truth,
                     [u for u, _ in plan.placed], switch_at,
                     {"minutes": round(n / RATE / 60, 2), "stretch": stretch,
-                     "gains_db": {p: round(20 * np.log10(g), 1) for p, g in gains.items()}})
+                     "gains_db": {p: round(float(20 * np.log10(g)), 1) for p, g in gains.items()}})

@@ -52,6 +52,8 @@ class VadParams:
     channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
     noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
     ceiling_margin_db: float = 1.0  # …plus this is the least a speech frame must reach
+    ceiling_below_speech_db: float = 12.0  # the noise ceiling never comes closer to the speech level
+    run_above_ceiling_db: float = 6.0   # a stretch of speech must peak this far above the noise ceiling
 
 
 @dataclass
@@ -135,7 +137,11 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         return []
     floor = max(float(np.nanpercentile(steady, 10)), -90.0)
     channel_level = _speech_level(segments, energy_db)
-    ceiling = _noise_ceiling(segments, steady, params)
+    ceiling = min(_noise_ceiling(segments, steady, params), channel_level - params.ceiling_below_speech_db)
+    presence_needed = params.presence_db
+    if presence is not None and len(presence):
+        # background talk shows in the bands as much as speech does: ask more of a frame there too
+        presence_needed = max(params.presence_db, _noise_ceiling(segments, presence, params) + params.presence_db)
     refined = []
     for start, end in segments:
         lo = max(0, int((start - params.search_before_ms / 1000) / FRAME_SECONDS))
@@ -152,7 +158,7 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         with np.errstate(invalid="ignore"):
             above_noise = steady[lo:hi] >= by_floor
             if presence is not None and len(presence) >= hi:
-                above_noise |= presence[lo:hi] >= params.presence_db
+                above_noise |= presence[lo:hi] >= presence_needed
             loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & above_noise
                                   & (energy_db[lo:hi] > DIGITAL_SILENCE_DB))
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
@@ -163,6 +169,9 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         hidden_db = by_floor - by_level  # how much of the envelope the noise hides
         for run in np.split(loud, breaks):
             a, b = lo + run[0], lo + run[-1] + 1
+            peak = float(np.nanpercentile(energy_db[a:b], 90))
+            if peak < channel_level - params.channel_drop_db or peak < ceiling + params.run_above_ceiling_db:
+                continue  # a stretch far under this party's voice: talk nearby, or echo left over
             if hidden_db > 0:
                 # only ends: onsets are abrupt and show above the noise, decays fade into it
                 b += _extrapolate(energy_db, b - 1, -1, hidden_db, params)
@@ -181,7 +190,15 @@ def _noise_ceiling(segments, steady: np.ndarray, params: VadParams) -> float:
         outside[max(0, int(s / FRAME_SECONDS) - pad):int(np.ceil(e / FRAME_SECONDS)) + pad] = False
     values = steady[outside]
     values = values[~np.isnan(values)]
-    return float(np.percentile(values, params.noise_quantile)) if len(values) >= 100 else -np.inf
+    measured = float(np.percentile(values, params.noise_quantile)) if len(values) >= 100 else -np.inf
+    # Background talk keeps the detector on all call long, leaving no non-speech frames: then the
+    # quietest third of the call (noise alone: each party holds the floor for part of the call only)
+    # gives the noise's spread, and its 95th percentile is extrapolated from a normal fit.
+    every = steady[~np.isnan(steady)]
+    if len(every) < 100:
+        return measured
+    low, mid = float(np.percentile(every, 10)), float(np.percentile(every, 35))
+    return max(measured, mid + 2.3 * (mid - low))
 
 
 def _speech_level(segments, energy_db: np.ndarray) -> float:
