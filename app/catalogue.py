@@ -19,8 +19,9 @@ DEFAULT_THRESHOLDS = {
     "backchannel_max_ms": 1000,
     "silence_threshold_ms": 2000,
     "non_adherence_ms": 2000,
-    # voice_change_detection: centroid distance ÷ within-side spread that counts as a change
-    "voice_change_min_ratio": 1.2,
+    # voice_change_detection: the change score (speaker-feature t statistics, RMS ÷ √utterances)
+    # that counts as a change (docs/metrics.md#voice-change-detection)
+    "voice_change_min_ratio": 0.7,
 }
 
 

@@ -113,9 +113,16 @@ class _Planner:
     def __init__(self, rng: np.random.Generator, clips: dict, voices: dict[str, str], stretch: dict[str, float]):
         self.rng, self.clips, self.voices, self.stretch = rng, clips, voices, stretch
         self.placed: list[tuple[Utterance, np.ndarray]] = []
+        self.trimmed: dict[tuple[str, str, float], np.ndarray] = {}
 
     def clip(self, party: str, text: str, voice: str | None = None) -> np.ndarray:
-        return self.clips[(voice or self.voices[party], text, self.stretch[party])]
+        """The clip trimmed to its audible extent, so an utterance's start is its first sound."""
+        key = (voice or self.voices[party], text, self.stretch[party])
+        if key not in self.trimmed:
+            clip = self.clips[key]
+            loud = np.flatnonzero(np.abs(clip) >= float(np.abs(clip).max()) * 10 ** (AUDIBLE_DB / 20))
+            self.trimmed[key] = clip[loud[0]:loud[-1] + 1] if len(loud) else clip[:0]
+        return self.trimmed[key]
 
     def segments(self, party: str) -> list[Segment]:
         spans = []
@@ -196,17 +203,17 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
         level = float(np.median([active_level(plan.clip(party, t)) for t in texts[:8]]))
         gains[party] = float(10 ** ((rng.uniform(-26, -16) - level) / 20))
 
-    switch_index = int(rng.integers(pairs // 3, max(pairs // 3 + 1, 2 * pairs // 3))) if second_voice else None
+    switch_after = float(rng.uniform(0.3, 0.7)) * minutes * 60 if second_voice else None
     t = float(rng.uniform(0.2, 3.0))
     switch_at = None
     for i in range(pairs):
         if t > minutes * 60:
             break
-        ai_voice = second_voice if switch_index is not None and i >= switch_index else voices[AI]
+        if second_voice and switch_at is None and switch_after is not None and t >= switch_after:
+            switch_at = t
+        ai_voice = second_voice if switch_at is not None else voices[AI]
         ai_clip = plan.clip(AI, ai_texts[i], ai_voice)
         ai_start = t
-        if switch_index is not None and i == switch_index:
-            switch_at = ai_start
         ai_index = len(plan.placed)
         ai_end = plan.place(Utterance(AI, ai_voice, ai_texts[i], ai_start, "turn"), ai_clip)
         ai_len = ai_end - ai_start
