@@ -149,7 +149,7 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
     presence_needed = params.presence_db
     if presence is not None and len(presence):
         # background talk shows in the bands as much as speech does: ask more of a frame there too
-        presence_needed = max(params.presence_db, _noise_ceiling(segments, presence, params) + params.presence_db)
+        presence_needed = max(params.presence_db, _noise_ceiling(segments, presence, params))
     refined = []
     for start, end in segments:
         lo = max(0, int((start - params.search_before_ms / 1000) / FRAME_SECONDS))
