@@ -52,7 +52,7 @@ class VadParams:
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
     max_extrapolate_ms: int = 30    # most a speech end hidden under noise is extrapolated
     echo_spread_ms: int = 260       # longest echo delay looked for (line echo reaches 250 ms)
-    echo_oversubtract: float = 2.0  # predicted echo power × this is removed from each frame
+    echo_oversubtract: float = 6.0  # predicted echo power × this is removed from each band (tuning seeds)
     presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
     channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
     noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
