@@ -111,7 +111,8 @@ SKIP_REASONS = {
     "mono_without_timed_transcript": "A mono recording needs a timed transcript to tell the parties apart.",
     "no_recording": "The metric measures the recording itself; the call has none.",
     "no_provided_transcript": "Transcription accuracy compares a provided transcript with the recording; none was provided.",
-    "no_generated_transcript": "No transcript was generated from the recording (transcription is off). A transcriber that failed fails the metric instead.",
+    "no_generated_transcript": ("No transcript was generated from the recording (transcription is off)."
+                                " A transcriber that failed fails the metric instead."),
     "no_generated_words": "The transcription of the recording found no words.",
     "not_enough_ai_speech": "The AI speaks too little in the recording to measure its voice.",
 }

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Mapping
 
 MIB = 1024 * 1024
 
@@ -182,7 +182,7 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
         """Build and validate settings from the environment; `overrides` win (tests)."""
         env = os.environ if environ is None else environ
         raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
@@ -191,7 +191,7 @@ class Settings:
         typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
         return replace(settings, **typed).validated()
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         if not self.jwt_keys:
             raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
         for kid, secret in self.jwt_keys:
@@ -239,15 +239,15 @@ def _parse(field: str, value: str):
                 raise ValueError("must be ≥ 0")
             return number
         if field == "rate_limit_per_second":
-            number = float(value)
-            if number < 0:
+            rate = float(value)
+            if rate < 0:
                 raise ValueError("must be ≥ 0")
-            return number
+            return rate
         if field in _FLOATS:
-            number = float(value)
-            if not number > 0:
+            seconds = float(value)
+            if not seconds > 0:
                 raise ValueError("must be > 0")
-            return number
+            return seconds
         if field == "jwt_keys":
             return _parse_jwt_keys(value)
         if field == "fetch_networks":

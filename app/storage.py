@@ -41,7 +41,7 @@ class S3Storage:
         self._bucket = bucket
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "S3Storage":
+    def from_settings(cls, settings: Settings) -> S3Storage:
         import boto3
         from botocore.config import Config
 
@@ -101,7 +101,7 @@ class LocalStorage:
         self._secret = secret.encode()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LocalStorage":
+    def from_settings(cls, settings: Settings) -> LocalStorage:
         return cls(settings.storage_dir, settings.public_base_url, settings.secret_key)
 
     def path_of(self, key: str) -> Path:

@@ -2,15 +2,16 @@
 was current when the call was submitted, written once from `pending`."""
 from __future__ import annotations
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from app.db.pool import Conn
 
 _DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical")
 _FROM = (" FROM custom_results r JOIN custom_metric_versions v"
          " ON v.metric_id = r.metric_id AND v.version = r.metric_version")
 
 
-def pending_judgements(conn: psycopg.Connection, call_id: int, kind: str) -> list[dict]:
+def pending_judgements(conn: Conn, call_id: int, kind: str) -> list[dict]:
     """Pending results of one kind (`llm` | `code`) with the definition they are judged by."""
     return conn.execute(
         f"SELECT r.metric_id, r.metric_version AS version, {_DEFINITION}{_FROM}"
@@ -19,7 +20,7 @@ def pending_judgements(conn: psycopg.Connection, call_id: int, kind: str) -> lis
     ).fetchall()
 
 
-def complete_custom_result(conn: psycopg.Connection, call_id: int, metric_id: int, status: str, *,
+def complete_custom_result(conn: Conn, call_id: int, metric_id: int, status: str, *,
                            result=None, explanation: str | None = None, structured_output: dict | None = None,
                            passed: bool | None = None, error_code: str | None = None,
                            error_message: str | None = None, usage: dict | None = None,
@@ -36,7 +37,7 @@ def complete_custom_result(conn: psycopg.Connection, call_id: int, metric_id: in
     return row is not None
 
 
-def fail_pending_custom_results(conn: psycopg.Connection, call_id: int, code: str, message: str,
+def fail_pending_custom_results(conn: Conn, call_id: int, code: str, message: str,
                                 kind: str | None = None) -> int:
     """Fail every pending custom result of the call (of one kind, if given); returns how many."""
     return conn.execute(
@@ -46,7 +47,7 @@ def fail_pending_custom_results(conn: psycopg.Connection, call_id: int, code: st
     ).rowcount
 
 
-def skip_pending_custom_results(conn: psycopg.Connection, call_id: int, kind: str, reason: str) -> None:
+def skip_pending_custom_results(conn: Conn, call_id: int, kind: str, reason: str) -> None:
     conn.execute(
         "UPDATE custom_results SET status = 'skipped', error_code = %s, updated_at = now()"
         " WHERE call_id = %s AND kind = %s AND status = 'pending'",
@@ -54,7 +55,7 @@ def skip_pending_custom_results(conn: psycopg.Connection, call_id: int, kind: st
     )
 
 
-def call_custom_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
+def call_custom_results(conn: Conn, call_id: int) -> list[dict]:
     """Every custom result of the call, with the name and type of the version it used."""
     return conn.execute(
         "SELECT r.metric_id, r.metric_version AS version, v.name, v.kind, v.result_type, v.critical,"

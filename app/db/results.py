@@ -1,18 +1,19 @@
 """Standard metric results: one row per (call, metric_key), written once from `pending`."""
 from __future__ import annotations
 
-import psycopg
 from psycopg.types.json import Jsonb
 
+from app.db.pool import Conn
 
-def pending_metric_keys(conn: psycopg.Connection, call_id: int) -> list[str]:
+
+def pending_metric_keys(conn: Conn, call_id: int) -> list[str]:
     return [r["metric_key"] for r in conn.execute(
         "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending' ORDER BY metric_key",
         (call_id,),
     )]
 
 
-def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, status: str, *,
+def complete_result(conn: Conn, call_id: int, metric_key: str, status: str, *,
                     source: str | None = None, result_data: dict | None = None,
                     error_code: str | None = None, error_message: str | None = None) -> bool:
     """Compare-and-set pending → status; False when it was already written (a redelivery)."""
@@ -26,7 +27,7 @@ def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, sta
     return row is not None
 
 
-def plan_results(conn: psycopg.Connection, call_id: int, branch: str, metric_keys: list[str]) -> None:
+def plan_results(conn: Conn, call_id: int, branch: str, metric_keys: list[str]) -> None:
     """Record which branch computes these pending results (a failing branch fails only its own)."""
     if metric_keys:
         conn.execute(
@@ -36,7 +37,7 @@ def plan_results(conn: psycopg.Connection, call_id: int, branch: str, metric_key
         )
 
 
-def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) -> list[str]:
+def pending_keys_of_branch(conn: Conn, call_id: int, branch: str) -> list[str]:
     return [r["metric_key"] for r in conn.execute(
         "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending'"
         " AND planned_branch = %s ORDER BY metric_key",
@@ -44,7 +45,7 @@ def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) 
     )]
 
 
-def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
+def call_results(conn: Conn, call_id: int) -> list[dict]:
     return conn.execute(
         "SELECT metric_key, status, source, result_data, error_code, error_message, passed, critical"
         " FROM metric_results WHERE call_id = %s ORDER BY id",
@@ -52,7 +53,7 @@ def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
     ).fetchall()
 
 
-def set_verdict(conn: psycopg.Connection, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
+def set_verdict(conn: Conn, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
     """Record whether a standard result met the agent's pass criteria (SPEC 6.3)."""
     conn.execute("UPDATE metric_results SET passed = %s, critical = %s WHERE call_id = %s AND metric_key = %s",
                  (passed, critical, call_id, metric_key))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app import catalogue
 from app.db import calls as calls_db
@@ -10,7 +10,7 @@ from app.db import custom_results as custom_db
 from app.db import history as history_db
 from app.db import metrics as metrics_db
 from app.db import results as results_db
-from app.db.pool import autocommit, transaction
+from app.db.pool import autocommit, one, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.service.deps import Deps
 
@@ -31,7 +31,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         **data,
         "workspace_id": workspace_id,
         "source_recording_url": data.get("recording_url"),
-        "call_timestamp": data.get("call_timestamp") or datetime.now(timezone.utc),
+        "call_timestamp": data.get("call_timestamp") or datetime.now(UTC),
         "metadata": data.get("metadata") or {},
         "transcript_source": "provided" if data.get("transcript") else None,
         # the audio branch transcribes every voice recording (the generated transcript feeds
@@ -78,7 +78,7 @@ def get_call(deps: Deps, workspace_id: int, ref: str) -> dict:
     """The full call view of SPEC 2.4 (presigned recording URL, transcript, results, history)."""
     with transaction(deps.pool) as conn:
         call_id = resolve_call_id(conn, workspace_id, ref)
-        call = calls_db.get_call(conn, workspace_id, call_id)
+        call = one(calls_db.get_call(conn, workspace_id, call_id))
         results = results_db.call_results(conn, call_id)
         custom = custom_db.call_custom_results(conn, call_id)
         history = history_db.call_history(conn, call_id)
@@ -99,7 +99,7 @@ def update_call(deps: Deps, workspace_id: int, ref: str, changes: dict) -> dict:
     """Annotate a call. `metadata` merges: keys sent are set, keys sent as null are removed."""
     with transaction(deps.pool) as conn:
         call_id = resolve_call_id(conn, workspace_id, ref)
-        call = calls_db.lock_call_annotations(conn, workspace_id, call_id)
+        call = one(calls_db.lock_call_annotations(conn, workspace_id, call_id))
         if "metadata" in changes:
             merged = dict(call["metadata"] or {})
             for key, value in (changes["metadata"] or {}).items():

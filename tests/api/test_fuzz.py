@@ -24,7 +24,7 @@ def test_api_conforms_to_its_description(app, tenant):
         @given(case=operation.as_strategy())
         @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
-        def fuzz(case):
+        def fuzz(case, operation=operation):
             # positive_data_acceptance is left out: the description cannot express every rule
             # (URL syntax, end ≥ start times, metadata size), so some schema-valid bodies are 422
             case.call_and_validate(headers=tenant.headers, excluded_checks=[positive_data_acceptance])

@@ -1,4 +1,6 @@
 """Settings are read once from the environment and refuse bad values at start."""
+from pathlib import Path
+
 import pytest
 
 from app.settings import SETTINGS_DOC, Settings, SettingsError, markdown_table
@@ -37,6 +39,6 @@ def test_bad_values_name_their_variable(env, needle):
 
 def test_readme_settings_table_is_the_generated_one():
     """`python -m app.settings` prints the table; the README must carry it verbatim."""
-    readme = open("README.md", encoding="utf-8").read()
+    readme = Path("README.md").read_text(encoding="utf-8")
     assert markdown_table() in readme, "README settings table is stale: paste `python -m app.settings`"
     assert all(f"`{var}`" in readme for _, var, _, _ in SETTINGS_DOC)

@@ -22,9 +22,9 @@ from workers.metrics.inputs import MetricInput, Skip
 
 FILLERS = {"um", "uh", "uhm", "umm", "erm", "er", "ah", "hmm", "hm", "mm", "mhm"}
 ROLES = {"AI Assistant": "ai", "User": "user"}
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
              "nine": "ninth", "twelve": "twelfth"}
 _TOKEN = re.compile(r"(\d+)(st|nd|rd|th|%)?$")
@@ -50,7 +50,7 @@ def _ordinal(words: str) -> str:
 
 
 def normalise(text: str | None) -> list[str]:
-    words = []
+    words: list[str] = []
     for token in re.sub(r"[-–—/]", " ", (text or "").lower()).split():
         token = re.sub(r"[^\w%']|_", "", token).strip("'")
         match = _TOKEN.match(token)
