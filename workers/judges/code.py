@@ -14,6 +14,9 @@ string; empty when not set) and may set structured_output["name" | "value" | "cl
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from app.codecheck import check_code
 from app.criteria import coerce_result
 from workers.judges.sandbox import Sandbox
@@ -25,7 +28,7 @@ _CALL_FIELDS = ("id", "call_identifier", "agent_id", "observation_type", "call_d
                 "transcript_source")
 
 
-def code_context(call: dict, standard_results: list[dict], custom_results: list[dict]) -> dict:
+def code_context(call: Mapping[str, Any], standard_results: list[dict], custom_results: list[dict]) -> dict:
     """The `context` a code metric reads, from the call row and its results so far."""
     fields = {name: call.get(name) for name in _CALL_FIELDS}
     fields["client_id"] = call["workspace_id"]
@@ -42,7 +45,7 @@ def code_context(call: dict, standard_results: list[dict], custom_results: list[
     }
 
 
-def _duration(call: dict, transcript: list[dict]) -> float | None:
+def _duration(call: Mapping[str, Any], transcript: list[dict]) -> float | None:
     if call.get("duration_seconds") is not None:
         return float(call["duration_seconds"])
     if (call.get("recording_info") or {}).get("duration_seconds") is not None:

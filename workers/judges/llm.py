@@ -16,7 +16,6 @@ the usage of the request(s) that produced it, with `batch_size` when a batch sha
 from __future__ import annotations
 
 import logging
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Protocol
 import requests
 
 from app.criteria import coerce_result
+from workers.failure import RetryPolicy
 from workers.judges import prompt
 from workers.judges.verdicts import Judgement
 
@@ -64,7 +64,8 @@ class OpenAIJudge:
                  max_retries: int = 3, backoff_seconds: float = 1.0, session: requests.Session | None = None):
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.timeout, self.concurrency = model, timeout, concurrency
-        self.max_retries, self.backoff_seconds = max_retries, backoff_seconds
+        self.max_retries = max_retries
+        self.retry = RetryPolicy(max_retries, backoff_seconds, cap_seconds=_RETRY_AFTER_CAP)
         self.session = session or requests.Session()
         self.session.trust_env = False  # no proxy variables: the endpoint is exactly the setting
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -129,8 +130,9 @@ class OpenAIJudge:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             content = None
-        usage = data.get("usage") if isinstance(data, dict) and isinstance(data.get("usage"), dict) else {}
-        usage = {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens") if isinstance(usage.get(k), int)}
+        reported = data.get("usage") if isinstance(data, dict) else None
+        usage = {k: reported[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+                 if isinstance(reported, dict) and isinstance(reported.get(k), int)}
         return _Reply(prompt.parse_answer(content), usage)
 
     def _post(self, body: dict) -> dict:
@@ -153,7 +155,7 @@ class OpenAIJudge:
                 delay = _retry_after(response)
             if attempt == self.max_retries:
                 raise error
-            time.sleep(delay if delay is not None else self.backoff_seconds * 2 ** attempt * random.uniform(0.5, 1.5))
+            time.sleep(self.retry.delay(attempt, retry_after=delay))
         raise AssertionError("unreachable")
 
 
@@ -163,7 +165,7 @@ def _transient(status: int) -> bool:
 
 def _retry_after(response: requests.Response) -> float | None:
     try:
-        return min(_RETRY_AFTER_CAP, max(0.0, float(response.headers["Retry-After"])))
+        return float(response.headers["Retry-After"])  # RetryPolicy.delay caps it
     except (KeyError, ValueError):
         return None
 
