@@ -60,8 +60,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("retry_backoff_seconds", "CALLSCOPE_RETRY_BACKOFF_SECONDS", "2",
      "First retry delay; doubles each retry, with jitter, capped at 300 s."),
     ("max_stage_deliveries", "CALLSCOPE_MAX_STAGE_DELIVERIES", "8",
-     "A stage started this many times for one call (retries and redeliveries after a worker "
-     "died) fails the call with `worker_lost`."),
+     "A stage started this many times for one call, not counting its retries (redeliveries "
+     "after a worker died), fails the call with `worker_lost`."),
     ("stale_after_seconds", "CALLSCOPE_STALE_AFTER_SECONDS", "600",
      "The sweeper re-enqueues a pending call with no progress for this long."),
     ("max_attempts", "CALLSCOPE_MAX_ATTEMPTS", "3",

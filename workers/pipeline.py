@@ -191,7 +191,7 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
 
         @functools.wraps(body)
         def run(deps: WorkerDeps, call_id: int, retries_done: int = 0) -> None:
-            call = begin_stage(deps, call_id, name)
+            call = begin_stage(deps, call_id, name, retries_done)
             if call is None:
                 return
             final_try = not retry_policy(deps.settings).retries_left(retries_done)

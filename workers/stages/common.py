@@ -18,16 +18,20 @@ from workers.metrics.registry import Outcome
 log = logging.getLogger(__name__)
 
 
-def begin_stage(deps: WorkerDeps, call_id: int, stage: str) -> CallRow | None:
+def begin_stage(deps: WorkerDeps, call_id: int, stage: str, retries_done: int = 0) -> CallRow | None:
     """Count this delivery (committed before any work, so a delivery that kills its worker is
     counted too) and load the call. None when there is nothing to do: the call is unknown or
-    already final, or the stage was delivered too often (the call then fails `worker_lost`)."""
+    already final, or the stage was delivered too often (the call then fails `worker_lost`).
+
+    Deliveries that are retries (`retries_done`, decided by the retry policy) do not count
+    against CALLSCOPE_MAX_STAGE_DELIVERIES: that limit is for redeliveries after a worker died,
+    and counting retries made a retry budget above it end `worker_lost`."""
     with transaction(deps.pool) as conn:
         deliveries = pipeline_db.register_delivery(conn, call_id, stage)
         call = pipeline_db.load_call(conn, call_id)
     if call is None or call["analysis_status"] != PENDING:
         return None
-    if deliveries > deps.settings.max_stage_deliveries:
+    if deliveries - retries_done > deps.settings.max_stage_deliveries:
         log.error("stage delivered too often; giving the call up",
                   extra={"call_id": call_id, "task": stage, "deliveries": deliveries})
         fail_call(deps, call_id, "worker_lost",
