@@ -24,8 +24,9 @@ ANALYSIS_TRANSITIONS = {
     FAILED: {PENDING},
 }
 
-# calls.transcription_status: transcription of the recording runs once, in the audio branch.
-TRANSCRIPTION_TRANSITIONS = {PENDING: {COMPLETED, FAILED}}
+# calls.transcription_status: transcription of the recording runs once, in the audio branch;
+# not_applicable when the worker has no transcriber (CALLSCOPE_TRANSCRIBER=none).
+TRANSCRIPTION_TRANSITIONS = {PENDING: {COMPLETED, FAILED, NOT_APPLICABLE}}
 
 # metric_results.status: a pending result is written exactly once.
 RESULT_TRANSITIONS = {PENDING: {COMPUTED, FAILED, SKIPPED}}

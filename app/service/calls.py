@@ -13,6 +13,7 @@ from app.db import results as results_db
 from app.db.pool import autocommit, one, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.service.deps import Deps
+from app.status import NOT_APPLICABLE, PENDING
 
 MAX_METADATA_BYTES = 64 * 1024
 
@@ -35,12 +36,13 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         "metadata": data.get("metadata") or {},
         "transcript_source": "provided" if data.get("transcript") else None,
         # the audio branch transcribes every voice recording (the generated transcript feeds
-        # transcription_accuracy, and is the transcript of recording-only calls)
-        "transcription_status": ("pending" if has_recording and voice and deps.settings.transcriber != "none"
-                                 else "not_applicable"),
-        "transcript_branch": "pending" if data.get("transcript") else "not_applicable",
+        # transcription_accuracy, and is the transcript of recording-only calls). Whether a
+        # transcriber is configured is the worker's to know (docs/configuration.md#the-transcriber-belongs-to-the-worker):
+        # with none, the audio stage moves this to not_applicable.
+        "transcription_status": PENDING if has_recording and voice else NOT_APPLICABLE,
+        "transcript_branch": PENDING if data.get("transcript") else NOT_APPLICABLE,
         # a text observation never runs audio work, even when a recording is attached
-        "audio_branch": "pending" if (has_recording and voice) else "not_applicable",
+        "audio_branch": PENDING if (has_recording and voice) else NOT_APPLICABLE,
     }
     with autocommit(deps.pool) as conn:
         if data.get("metric_ids"):
@@ -57,7 +59,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         call_id = inserted["call_id"]
     # After the commit: the worker must never be handed a row it cannot see yet.
     deps.queue.enqueue_analysis(call_id)
-    return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": "pending"}
+    return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": PENDING}
 
 
 def resolve_call_id(conn, workspace_id: int, ref: str) -> int:

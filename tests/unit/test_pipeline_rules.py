@@ -115,8 +115,10 @@ def test_final_status():
 
 
 def test_llm_judges_and_the_generated_transcript():
-    assert p.transcript_coming(call(transcript=None, transcription_status=PENDING))
-    assert not p.transcript_coming(call(transcript=None))
+    assert p.transcript_coming(call(transcript=None, transcription_status=PENDING), transcriber_on=True)
+    assert not p.transcript_coming(call(transcript=None, transcription_status=PENDING), transcriber_on=False)
+    assert not p.transcript_coming(call(transcript=None), transcriber_on=True)
+    assert p.transcript_coming(call(), transcriber_on=False)
     assert p.judges_wait_for_audio(call(transcript=None))
     assert not p.judges_wait_for_audio(call()) and not p.judges_wait_for_audio(call(transcript=None, llm_branch=DONE))
 

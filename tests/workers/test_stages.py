@@ -147,3 +147,18 @@ def test_a_recording_over_the_duration_limit_fails_recording_too_long(env):
     call = row(db, lying)
     assert call["audio_branch"] == "fetched"
     assert call["recording_info"]["duration_seconds"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_worker_without_transcriber_marks_transcription_not_applicable(env):
+    """The transcriber is the worker's setting (docs/configuration.md#the-transcriber-belongs-to-the-worker):
+    the web marks every voice recording for transcription, a worker without one says not_applicable."""
+    deps, sent, new_call, db = env
+    deps = replace(deps, transcriber=None)
+    with RecordingServer() as server:
+        call_id = new_call(transcript=CALL, recording_url=server.add("n.wav", wav_bytes(1.0)))
+        assert row(db, call_id)["transcription_status"] == "pending"
+        analyze.analyze_call(deps, call_id)
+        recording.fetch_recording(deps, call_id)
+        audio.compute_audio_metrics(deps, call_id)
+    assert row(db, call_id)["transcription_status"] == "not_applicable"
+    assert results(db, call_id)["transcription_accuracy"]["error_code"] == "no_generated_transcript"

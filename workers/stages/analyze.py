@@ -24,7 +24,7 @@ def analyze_call(deps: WorkerDeps, call: CallRow) -> Report:
         for branch in ("transcript", "audio"):
             results_db.plan_results(conn, call_id, branch, plan[branch])
         if call[LLM_BRANCH] == PENDING and not (
-                transcript_coming(call) and custom_db.pending_judgements(conn, call_id, "llm")):
+                transcript_coming(call, deps.transcriber is not None) and custom_db.pending_judgements(conn, call_id, "llm")):
             # nothing to judge, or no transcript to judge it on (ever): the branch ends here
             end_unjudged_llm_branch(conn, call_id, None)
             call = {**call, "llm_branch": DONE}

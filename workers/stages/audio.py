@@ -16,7 +16,7 @@ from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import transaction
 from app.errors import FAILURE_CODES
-from app.status import AUDIO_BRANCH, COMPLETED, DONE, FAILED, FETCHED, PENDING, SKIPPED
+from app.status import AUDIO_BRANCH, COMPLETED, DONE, FAILED, FETCHED, NOT_APPLICABLE, PENDING, SKIPPED
 from workers.asr.transcript import build_transcript
 from workers.audio.activity import VadParams
 from workers.audio.analysis import SpeechAnalysis, analyse_recording
@@ -69,7 +69,7 @@ def compute_audio_metrics(deps: WorkerDeps, call: CallRow, final_try: bool = Fal
     with transaction(deps.pool) as conn:
         pipeline_db.set_speech(conn, call_id, analysis.as_dict())
         if call["transcription_status"] == PENDING:
-            pipeline_db.set_transcription(conn, call_id, FAILED if generated is None else COMPLETED,
+            pipeline_db.set_transcription(conn, call_id, transcription_status(generated, transcription_error),
                                           generated, transcription_error)
     transcript = call["transcript"] or generated
     if analysis.speech is None:
@@ -105,6 +105,13 @@ def transcribe_and_measure(deps: WorkerDeps, analysis: SpeechAnalysis, paths: li
             if voice_wanted and analysis.speech is not None else None
         generated, error = transcribe(deps, analysis, paths, final_try) if transcribe_now else (None, None)
         return generated, error, voice_job.result() if voice_job else None
+
+
+def transcription_status(generated: list[dict] | None, error: str | None) -> str:
+    """completed, or failed with the error; not_applicable when this worker has no transcriber."""
+    if generated is not None:
+        return COMPLETED
+    return NOT_APPLICABLE if error == "transcription_disabled" else FAILED
 
 
 def _blame(outcome: Outcome, broken: StageFailure) -> Outcome:

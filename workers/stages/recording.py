@@ -9,7 +9,7 @@ from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import transaction
-from app.status import AUDIO_BRANCH, FAILED, FETCHED, PENDING
+from app.status import AUDIO_BRANCH, FAILED, FETCHED, NOT_APPLICABLE, PENDING
 from app.storage import recording_key
 from workers.audio.probe import CONTENT_TYPES, UndecodableAudio, probe
 from workers.context import WorkerDeps
@@ -35,7 +35,8 @@ def fail_audio_branch(deps: WorkerDeps, call: CallRow, failure: StageFailure) ->
                       else Outcome(FAILED, error_code=failure.code, error_message=failure.message)) for key in keys}
     if call["transcription_status"] == PENDING:
         with transaction(deps.pool) as conn:
-            pipeline_db.set_transcription(conn, call_id, FAILED, None, failure.code)
+            status = FAILED if deps.transcriber is not None else NOT_APPLICABLE
+            pipeline_db.set_transcription(conn, call_id, status, None, failure.code)
     with transaction(deps.pool) as conn:
         write_outcomes(conn, call_id, outcomes, "transcript")
         join_ready = end_branch(conn, call_id, AUDIO_BRANCH, FAILED, failure)
