@@ -81,7 +81,7 @@ FAILURE_CODES = {
     # why transcription_status ended failed (its history row carries the code)
     "transcription_failed": "The speech recogniser failed on the recording.",
     "transcription_disabled": "The worker has no transcriber (CALLSCOPE_TRANSCRIBER=none).",
-    # custom metrics (SPEC 6): LLM-as-judge
+    # custom metrics (docs/metrics.md#custom-metrics): LLM-as-judge
     "llm_not_configured": "No LLM provider is configured (CALLSCOPE_LLM_BASE_URL).",
     "llm_unavailable": "The LLM provider kept failing (429, 5xx or timeouts, after retries).",
     "llm_request_rejected": "The LLM provider refused the request (bad key, unknown model…).",

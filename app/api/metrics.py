@@ -1,4 +1,4 @@
-"""/metrics: custom metric definitions (SPEC 6) and the standard catalogue."""
+"""/metrics: custom metric definitions (docs/metrics.md#custom-metrics) and the standard catalogue."""
 from __future__ import annotations
 
 from flask import Blueprint

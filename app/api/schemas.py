@@ -203,7 +203,7 @@ class MetricCreateSchema(MetricPatchSchema):
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested error dict → {"transcript.3.role": ["…"]} (SPEC 2.2)."""
+    """marshmallow's nested error dict → {"transcript.3.role": ["…"]} (docs/api.md#errors)."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():

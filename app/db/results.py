@@ -54,6 +54,6 @@ def call_results(conn: Conn, call_id: int) -> list[dict]:
 
 
 def set_verdict(conn: Conn, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
-    """Record whether a standard result met the agent's pass criteria (SPEC 6.3)."""
+    """Record whether a standard result met the agent's pass criteria (docs/metrics.md#pass-criteria)."""
     conn.execute("UPDATE metric_results SET passed = %s, critical = %s WHERE call_id = %s AND metric_key = %s",
                  (passed, critical, call_id, metric_key))

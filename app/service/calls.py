@@ -77,7 +77,7 @@ def resolve_call_id(conn, workspace_id: int, ref: str) -> int:
 
 
 def get_call(deps: Deps, workspace_id: int, ref: str) -> dict:
-    """The full call view of SPEC 2.4 (presigned recording URL, transcript, results, history)."""
+    """The full call view of docs/api.md#reading-a-call (presigned recording URL, transcript, results, history)."""
     with transaction(deps.pool) as conn:
         call_id = resolve_call_id(conn, workspace_id, ref)
         call = one(calls_db.get_call(conn, workspace_id, call_id))

@@ -1,4 +1,4 @@
-"""Custom metric definitions (SPEC 6): create, read, list, update (a new version), delete.
+"""Custom metric definitions (docs/metrics.md#custom-metrics): create, read, list, update (a new version), delete.
 
 Decisions where the spec is silent:
 - a PATCH is merged over the current definition and the whole result is validated again; a

@@ -1,4 +1,4 @@
-"""Bearer-token authentication (SPEC 2.1): every bad token is a 401 with WWW-Authenticate."""
+"""Bearer-token authentication (docs/api.md#authentication): every bad token is a 401 with WWW-Authenticate."""
 import base64
 import json
 from datetime import UTC, datetime, timedelta

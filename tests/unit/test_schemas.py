@@ -1,4 +1,4 @@
-"""Error flattening for 422 details (SPEC 2.2: dotted paths)."""
+"""Error flattening for 422 details (docs/api.md#errors: dotted paths)."""
 from marshmallow import ValidationError
 
 from app.api.schemas import CallCreateSchema, flatten_messages

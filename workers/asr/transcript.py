@@ -1,4 +1,4 @@
-"""A transcript from per-channel words: turns with roles and times (SPEC 2.4 `generated`)."""
+"""A transcript from per-channel words: turns with roles and times (docs/metrics.md#transcription)."""
 from __future__ import annotations
 
 from workers.asr.base import Word

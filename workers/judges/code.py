@@ -1,4 +1,4 @@
-"""Code-as-judge (SPEC 6.2): the documented `context`, the run in the sandbox, and the checks on
+"""Code-as-judge (docs/metrics.md#code-as-judge): the documented `context`, the run in the sandbox, and the checks on
 what the code set.
 
 `context` (JSON; times as ISO 8601 strings):

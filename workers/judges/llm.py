@@ -1,4 +1,4 @@
-"""LLM-as-judge through any OpenAI-compatible chat-completions endpoint (SPEC 6.1).
+"""LLM-as-judge through any OpenAI-compatible chat-completions endpoint (docs/metrics.md#llm-as-judge).
 
 Protocol, per call:
 1. one batched request for all its LLM metrics, with a strict JSON-schema response format and

@@ -1,5 +1,5 @@
 """Verdicts: what a judge returns per metric, whether a result passed its criteria, and
-whether the call succeeded (SPEC 6.3). Pure functions.
+whether the call succeeded (docs/metrics.md#call-success). Pure functions.
 
 Decisions where the spec is silent:
 - a custom metric without `pass_criteria` has no verdict (`passed: null`), except a boolean one,
