@@ -37,6 +37,7 @@ from app.status import (
     FAILED,
     FETCHED,
     LLM_BRANCH,
+    NOT_APPLICABLE,
     PENDING,
     TRANSCRIPT_BRANCH,
 )
@@ -133,7 +134,7 @@ def plan_metrics(call: Mapping[str, Any], pending_keys: list[str]) -> dict:
     transcript; with neither they are skipped.
     """
     plan: dict = {"transcript": [], "audio": [], "skip": {}}
-    audio = call["observation_type"] == "voice" and call[AUDIO_BRANCH] != "not_applicable"
+    audio = call["observation_type"] == "voice" and call[AUDIO_BRANCH] != NOT_APPLICABLE
     for key in pending_keys:
         if call["observation_type"] == "text" and key in _VOICE_ONLY:
             plan["skip"][key] = "text_observation"

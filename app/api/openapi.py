@@ -13,9 +13,10 @@ from flask import Blueprint
 
 from app.api import responses as r
 from app.api import schemas as s
+from app.paths import API_PREFIX
 
 bp = Blueprint("openapi", __name__)
-PREFIX = "/api/public/v1"
+PREFIX = API_PREFIX
 _ERRORS = {
     400: "The body is not a JSON object (or not valid JSON).",
     401: "Missing, malformed, expired, revoked or wrongly signed token.",

@@ -14,7 +14,7 @@ _INSERT_COLUMNS = (
 _JSON_COLUMNS = {"metadata", "transcript"}
 
 _SUMMARY = (
-    "c.id, c.call_identifier, c.workspace_id AS client_id, c.agent_id, a.name AS agent_name,"
+    "c.id, c.call_identifier, c.workspace_id, c.agent_id, a.name AS agent_name,"
     " c.observation_type, c.analysis_status, c.transcription_status, c.call_direction,"
     " c.call_end_reason, c.call_timestamp, c.created_at, c.updated_at, c.customer_number,"
     " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"

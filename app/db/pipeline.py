@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from app.db.history import record_transition
 from app.db.pool import Conn, one
-from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, TRANSCRIPTION_TRANSITIONS, can_transition
+from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, PENDING, TRANSCRIPTION_TRANSITIONS, can_transition
 
 
 class CallRow(TypedDict):
@@ -122,7 +122,7 @@ def set_transcription(conn: Conn, call_id: int, status: str, generated: list[dic
                       code: str | None = None) -> bool:
     """Compare-and-set transcription_status pending → status, storing the generated transcript;
     a call without a provided transcript also takes it as its transcript (source `generated`)."""
-    if not can_transition(TRANSCRIPTION_TRANSITIONS, "pending", status):
+    if not can_transition(TRANSCRIPTION_TRANSITIONS, PENDING, status):
         raise ValueError(f"transcription cannot move to {status}")
     row = conn.execute(
         "UPDATE calls SET transcription_status = %(status)s, generated_transcript = %(generated)s,"
@@ -133,7 +133,7 @@ def set_transcription(conn: Conn, call_id: int, status: str, generated: list[dic
         {"status": status, "generated": Jsonb(generated) if generated is not None else None, "id": call_id},
     ).fetchone()
     if row:
-        record_transition(conn, call_id, "transcription_status", "pending", status, code)
+        record_transition(conn, call_id, "transcription_status", PENDING, status, code)
     return row is not None
 
 
@@ -157,7 +157,7 @@ def finalize_call(conn: Conn, call_id: int, status: str, call_success: bool | No
         (status, call_success, code, message, call_id),
     ).fetchone()
     if row:
-        record_transition(conn, call_id, "analysis_status", "pending", status, code)
+        record_transition(conn, call_id, "analysis_status", PENDING, status, code)
     return row is not None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from app.codecheck import check_code
 from app.criteria import coerce_result
+from app.status import COMPUTED, FAILED
 from workers.judges.sandbox import Sandbox
 from workers.judges.verdicts import Judgement
 
@@ -38,9 +39,9 @@ def code_context(call: Mapping[str, Any], standard_results: list[dict], custom_r
     return {
         "call": fields,
         "transcript": transcript,
-        "standard_metrics": {r["metric_key"]: r["result_data"] for r in standard_results if r["status"] == "computed"},
+        "standard_metrics": {r["metric_key"]: r["result_data"] for r in standard_results if r["status"] == COMPUTED},
         "llm_metrics": {r["name"]: {"result": r["result"], "explanation": r["explanation"]}
-                        for r in custom_results if r["kind"] == "llm" and r["status"] == "computed"},
+                        for r in custom_results if r["kind"] == "llm" and r["status"] == COMPUTED},
         "duration_seconds": _duration(call, transcript),
     }
 
@@ -58,17 +59,17 @@ def judge_code(sandbox: Sandbox, metric: dict, context: dict) -> Judgement:
     """Run one code metric; every failure mode ends `failed` with its own code."""
     problems = check_code(metric["code"])
     if problems:
-        return Judgement("failed", error_code="code_forbidden", error_message=str(problems[0]))
+        return Judgement(FAILED, error_code="code_forbidden", error_message=str(problems[0]))
     report = sandbox.run(metric["code"], context)
     if report.code:
         where = f"line {report.line}: " if report.line else ""
-        return Judgement("failed", error_code=report.code, error_message=where + report.message,
+        return Judgement(FAILED, error_code=report.code, error_message=where + report.message,
                          duration_ms=report.duration_ms)
     failed = _output_problem(metric, report.metric, report.structured_output)
     if failed:
-        return Judgement("failed", error_code="invalid_result_type", error_message=failed,
+        return Judgement(FAILED, error_code="invalid_result_type", error_message=failed,
                          duration_ms=report.duration_ms)
-    return Judgement("computed", result=coerce_result(metric["result_type"], report.metric["result"],
+    return Judgement(COMPUTED, result=coerce_result(metric["result_type"], report.metric["result"],
                                                       metric.get("enum_values")),
                      explanation=report.metric.get("explanation") or "",
                      structured_output=report.structured_output or None, duration_ms=report.duration_ms)

@@ -24,6 +24,7 @@ from typing import Protocol
 import requests
 
 from app.criteria import coerce_result
+from app.status import COMPUTED, FAILED
 from workers.failure import RetryPolicy
 from workers.judges import prompt
 from workers.judges.verdicts import Judgement
@@ -43,7 +44,7 @@ class UnconfiguredJudge:
 
     def judge(self, transcript: list[dict], metrics: list[dict]) -> dict[int, Judgement]:
         message = "No LLM provider is configured (set CALLSCOPE_LLM_BASE_URL and CALLSCOPE_LLM_MODEL)."
-        return {m["metric_id"]: Judgement("failed", error_code="llm_not_configured", error_message=message)
+        return {m["metric_id"]: Judgement(FAILED, error_code="llm_not_configured", error_message=message)
                 for m in metrics}
 
 
@@ -76,7 +77,7 @@ class OpenAIJudge:
             reply = self._complete(text, metrics, structured=True)
         except ProviderError as exc:
             if exc.status not in _REFUSED_STRUCTURE:
-                return {m["metric_id"]: Judgement("failed", error_code=exc.code, error_message=exc.message)
+                return {m["metric_id"]: Judgement(FAILED, error_code=exc.code, error_message=exc.message)
                         for m in metrics}
             log.info("provider refused the structured batch; judging metric by metric", extra={"status": exc.status})
             return self._one_by_one(text, metrics)
@@ -84,7 +85,7 @@ class OpenAIJudge:
         verdicts, retry = {}, []
         for metric in metrics:
             verdict = _read(metric, reply.answer, usage)
-            if verdict.status == "computed":
+            if verdict.status == COMPUTED:
                 verdicts[metric["metric_id"]] = verdict
             else:
                 retry.append((metric, verdict.error_message))
@@ -106,15 +107,15 @@ class OpenAIJudge:
         requests, one if this is already the retry after an invalid batched answer)."""
         usage = dict(earlier_usage or {})
         attempts = 1 if correction else 2
-        verdict = Judgement("failed", error_code="invalid_judge_output")
+        verdict = Judgement(FAILED, error_code="invalid_judge_output")
         for _ in range(attempts):
             try:
                 reply = self._complete(text, [metric], structured=False, correction=correction)
             except ProviderError as exc:
-                return Judgement("failed", error_code=exc.code, error_message=exc.message, usage=usage)
+                return Judgement(FAILED, error_code=exc.code, error_message=exc.message, usage=usage)
             usage = _add_usage(usage, reply.usage)
             verdict = _read(metric, reply.answer, usage)
-            if verdict.status == "computed":
+            if verdict.status == COMPUTED:
                 return verdict
             correction = verdict.error_message
         return verdict
@@ -174,15 +175,15 @@ def _read(metric: dict, answer: dict | None, usage: dict) -> Judgement:
     """The metric's verdict from a parsed answer; failed invalid_judge_output when it does not fit."""
     entry = (answer or {}).get(prompt.metric_key(metric))
     if not isinstance(entry, dict) or "result" not in entry:
-        return Judgement("failed", error_code="invalid_judge_output", usage=usage,
+        return Judgement(FAILED, error_code="invalid_judge_output", usage=usage,
                          error_message=f"no {{result, explanation}} for key {prompt.metric_key(metric)}")
     try:
         result = coerce_result(metric["result_type"], entry["result"], metric.get("enum_values"))
     except ValueError as exc:
-        return Judgement("failed", error_code="invalid_judge_output", usage=usage,
+        return Judgement(FAILED, error_code="invalid_judge_output", usage=usage,
                          error_message=f"result {entry['result']!r}: {exc}")
     explanation = entry.get("explanation")
-    return Judgement("computed", result=result, usage=usage,
+    return Judgement(COMPUTED, result=result, usage=usage,
                      explanation=explanation if isinstance(explanation, str) else "")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.criteria import field_value, passes
+from app.status import COMPUTED, FAILED
 
 
 @dataclass
@@ -33,8 +34,8 @@ class Judgement:
 
 def custom_passed(metric: dict, judgement: Judgement) -> bool | None:
     """Whether a custom result passed its metric's criteria (None: no verdict)."""
-    if judgement.status != "computed":
-        return False if judgement.status == "failed" and metric.get("critical") else None
+    if judgement.status != COMPUTED:
+        return False if judgement.status == FAILED and metric.get("critical") else None
     criteria = metric.get("pass_criteria")
     if criteria is None and metric["result_type"] == "boolean":
         criteria = {"equals": True}
@@ -52,9 +53,9 @@ def standard_verdicts(criteria: list[dict], results: list[dict]) -> dict[str, tu
             continue
         passed, critical = verdicts.get(key, (None, False))
         critical = critical or item.get("critical", True)
-        if result["status"] == "failed":
+        if result["status"] == FAILED:
             passed = False
-        elif result["status"] == "computed":
+        elif result["status"] == COMPUTED:
             value = field_value(result["result_data"], path)
             if value is not None:
                 ok = passes(item["criteria"], value)

@@ -5,7 +5,10 @@ from dataclasses import dataclass
 
 from workers.metrics.timeline import AI, USER, Speech, count_words, make_speech
 
+# The transcript roles that speak, and the party each is: the workers' one home for this map
+# (the API's full list of roles is app/api/schemas.py ROLES; a contract test ties the two).
 SPEAKERS = {"AI Assistant": AI, "User": USER}
+ROLE_OF = {party: role for role, party in SPEAKERS.items()}
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,9 @@ import re
 
 import jiwer
 
-from workers.metrics.inputs import MetricInput, Skip
+from workers.metrics.inputs import SPEAKERS, MetricInput, Skip
 
 FILLERS = {"um", "uh", "uhm", "umm", "erm", "er", "ah", "hmm", "hm", "mm", "mhm"}
-ROLES = {"AI Assistant": "ai", "User": "user"}
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
@@ -65,8 +64,8 @@ def normalise(text: str | None) -> list[str]:
 def _role_words(transcript: list[dict]) -> dict[str, list[str]]:
     words: dict[str, list[str]] = {"ai": [], "user": []}
     for turn in transcript:
-        if turn.get("role") in ROLES:
-            words[ROLES[turn["role"]]].extend(normalise(turn.get("content")))
+        if turn.get("role") in SPEAKERS:
+            words[SPEAKERS[turn["role"]]].extend(normalise(turn.get("content")))
     return words
 
 

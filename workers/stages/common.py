@@ -9,7 +9,7 @@ from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import Conn, transaction
 from app.errors import FAILURE_CODES
-from app.status import DONE, FAILED, LLM_BRANCH, PENDING
+from app.status import COMPUTED, DONE, FAILED, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
 from workers.failure import StageFailure
 from workers.judges.verdicts import Judgement, custom_passed
@@ -50,7 +50,7 @@ def write_outcomes(conn: Conn, call_id: int, outcomes: dict[str, Outcome], sourc
     for key, outcome in outcomes.items():
         results_db.complete_result(
             conn, call_id, key, outcome.status,
-            source=source if outcome.status == "computed" else None,
+            source=source if outcome.status == COMPUTED else None,
             result_data=outcome.result_data, error_code=outcome.error_code, error_message=outcome.error_message,
         )
 
@@ -92,6 +92,6 @@ def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = N
     with transaction(deps.pool) as conn:
         pipeline_db.record_failure(conn, call_id, code, message)
         for key in results_db.pending_metric_keys(conn, call_id):
-            results_db.complete_result(conn, call_id, key, "failed", error_code=code, error_message=message)
+            results_db.complete_result(conn, call_id, key, FAILED, error_code=code, error_message=message)
         custom_db.fail_pending_custom_results(conn, call_id, code, message)
         pipeline_db.finalize_call(conn, call_id, FAILED, None, code, message)
