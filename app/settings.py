@@ -183,22 +183,24 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
-        """Build and validate settings from the environment; `overrides` win (tests)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, secrets: bool = True, **overrides) -> Settings:
+        """Build and validate settings from the environment; `overrides` win (tests).
+        `secrets=False` (admin commands that sign nothing) lets the two secrets be absent."""
         env = os.environ if environ is None else environ
         raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
         raw.update({k: v for k, v in overrides.items() if isinstance(v, str)})
         settings = cls(**{f.name: _parse(f.name, raw[f.name]) for f in fields(cls)})
         typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
-        return replace(settings, **typed).validated()
+        return replace(settings, **typed).validated(secrets)
 
-    def validated(self) -> Settings:
-        if not self.jwt_keys:
-            raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
-        for kid, secret in self.jwt_keys:
-            if len(secret) < 32:
-                raise SettingsError(f"CALLSCOPE_JWT_KEYS: secret of key {kid!r} is shorter than 32 characters")
-        if len(self.secret_key) < 32:
+    def validated(self, secrets: bool = True) -> Settings:
+        if secrets or self.jwt_keys:
+            if not self.jwt_keys:
+                raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
+            for kid, secret in self.jwt_keys:
+                if len(secret) < 32:
+                    raise SettingsError(f"CALLSCOPE_JWT_KEYS: secret of key {kid!r} is shorter than 32 characters")
+        if (secrets or self.secret_key) and len(self.secret_key) < 32:
             raise SettingsError("CALLSCOPE_SECRET_KEY is required and must be ≥ 32 characters")
         if self.storage not in ("local", "s3"):
             raise SettingsError("CALLSCOPE_STORAGE must be `local` or `s3`")
@@ -216,6 +218,28 @@ class Settings:
             # delay that outlives it would run twice (reliability notes).
             raise SettingsError("CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS must exceed the task time limit and 300 s")
         return self
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """`KEY=VALUE` lines of a dotenv-style file (what deploy/dev.sh writes to .callscope-dev/env):
+    blank lines and `#` comments are skipped, an optional `export ` and surrounding quotes are
+    dropped. Raises SettingsError when the file cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the env file {path}: {exc.strerror}") from exc
+    values = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
 
 
 def _env_name(field: str) -> str:
