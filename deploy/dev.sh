@@ -21,7 +21,7 @@ REDIS_PORT=${CALLSCOPE_DEV_REDIS_PORT:-26379}
 VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server
-ensure_venv "$VENV" dev
+ensure_venv "$VENV" dev,worker
 mkdir -p "$STATE/storage" "$STATE/redis"
 
 # Postgres data must be reachable by the `postgres` user: keep it in the work tree when the

@@ -19,7 +19,7 @@ S3_PORT=${CALLSCOPE_TEST_S3_PORT:-25900}
 VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng
-ensure_venv "$VENV" test
+ensure_venv "$VENV" test,worker
 
 # Lint and types first: seconds, and a finding fails the run like a failing test.
 log "ruff check"
