@@ -20,6 +20,9 @@ VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng
 ensure_venv "$VENV" test,worker
+# the web image's install (no worker extra), for tests/api/test_web_install.py
+ensure_web_venv "$VENV-web"
+export CALLSCOPE_TEST_WEB_PYTHON="$VENV-web/bin/python"
 
 # Lint and types first: seconds, and a finding fails the run like a failing test.
 log "ruff check"

@@ -1,7 +1,9 @@
 """A web install is the core without the `worker` extra (docs/operations.md#processes): the API
 serves — health, the OpenAPI document and its docs page, an authenticated POST and GET of a
-call — in a fresh interpreter where every audio and ML package, and the worker code, is absent
-(importing one raises as if it were not installed), and none of them is loaded afterwards."""
+call — from the web image's install (deploy/test.sh builds it from deploy/requirements-web.lock
+in $CALLSCOPE_TEST_WEB_PYTHON's virtualenv: no audio or ML package is even installed there),
+with the worker code made unimportable too, and none of them is loaded afterwards. Run outside
+deploy/test.sh, the suite's own interpreter is used, with those packages made unimportable."""
 from __future__ import annotations
 
 import json
@@ -78,9 +80,14 @@ def test_web_process_serves_without_the_worker_extra(db, test_db_url):
            "CALLSCOPE_BROKER_URL": service_url("BROKER_URL").rsplit("/", 1)[0] + "/5",
            "CALLSCOPE_JWT_KEYS": JWT_KEYS, "CALLSCOPE_SECRET_KEY": SECRET, "CALLSCOPE_FETCH_NETWORKS": LOOPBACK_ONLY,
            "CALLSCOPE_RATE_LIMIT_PER_SECOND": "0", "CALLSCOPE_DB_TIMEOUT_SECONDS": "3"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    python = os.environ.get("CALLSCOPE_TEST_WEB_PYTHON") or sys.executable
+    result = subprocess.run([python, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["answers"] == {"healthz": 200, "openapi": 200, "docs": 200, "post": 202, "get": 200, "standard": 200}
     assert out["loaded"] == []
+    if os.environ.get("CALLSCOPE_TEST_WEB_PYTHON"):
+        missing = subprocess.run([python, "-c", "import importlib.util as u, sys; "
+                                  "sys.exit(any(u.find_spec(m) for m in ('numpy', 'av', 'onnxruntime', 'faster_whisper')))"],
+                                 capture_output=True, timeout=60)
+        assert missing.returncode == 0, "the web install holds ML packages"
