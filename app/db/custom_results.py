@@ -2,9 +2,31 @@
 was current when the call was submitted, written once from `pending`."""
 from __future__ import annotations
 
+from typing import Any, TypedDict, cast
+
 from psycopg.types.json import Jsonb
 
 from app.db.pool import Conn
+
+
+class CustomResultRow(TypedDict):
+    """A custom result with the name and type of the metric version it was judged by."""
+
+    metric_id: int
+    version: int
+    name: str
+    kind: str                        # llm | code
+    result_type: str                 # boolean | rating | enum | numeric
+    critical: bool
+    status: str                      # pending | computed | failed | skipped (app/status.py)
+    result: Any
+    explanation: str | None
+    structured_output: dict[str, Any] | None
+    passed: bool | None
+    error_code: str | None
+    error_message: str | None
+    usage: dict[str, Any] | None
+    duration_ms: int | None
 
 _DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical")
 _FROM = (" FROM custom_results r JOIN custom_metric_versions v"
@@ -55,11 +77,11 @@ def skip_pending_custom_results(conn: Conn, call_id: int, kind: str, reason: str
     )
 
 
-def call_custom_results(conn: Conn, call_id: int) -> list[dict]:
+def call_custom_results(conn: Conn, call_id: int) -> list[CustomResultRow]:
     """Every custom result of the call, with the name and type of the version it used."""
-    return conn.execute(
+    return cast("list[CustomResultRow]", conn.execute(
         "SELECT r.metric_id, r.metric_version AS version, v.name, v.kind, v.result_type, v.critical,"
         " r.status, r.result, r.explanation, r.structured_output, r.passed, r.error_code, r.error_message,"
         f" r.usage, r.duration_ms{_FROM} WHERE r.call_id = %s ORDER BY r.metric_id",
         (call_id,),
-    ).fetchall()
+    ).fetchall())

@@ -1,9 +1,24 @@
 """Standard metric results: one row per (call, metric_key), written once from `pending`."""
 from __future__ import annotations
 
+from typing import Any, TypedDict, cast
+
 from psycopg.types.json import Jsonb
 
 from app.db.pool import Conn
+
+
+class ResultRow(TypedDict):
+    """A standard result as finalize, the verdicts, code metrics and the API read it."""
+
+    metric_key: str
+    status: str                      # pending | computed | failed | skipped (app/status.py)
+    source: str | None               # audio | transcript, when computed
+    result_data: dict[str, Any] | None
+    error_code: str | None           # the failure code or the skip reason
+    error_message: str | None
+    passed: bool | None              # the agent's criterion on it, if any
+    critical: bool
 
 
 def pending_metric_keys(conn: Conn, call_id: int) -> list[str]:
@@ -45,12 +60,12 @@ def pending_keys_of_branch(conn: Conn, call_id: int, branch: str) -> list[str]:
     )]
 
 
-def call_results(conn: Conn, call_id: int) -> list[dict]:
-    return conn.execute(
+def call_results(conn: Conn, call_id: int) -> list[ResultRow]:
+    return cast("list[ResultRow]", conn.execute(
         "SELECT metric_key, status, source, result_data, error_code, error_message, passed, critical"
         " FROM metric_results WHERE call_id = %s ORDER BY id",
         (call_id,),
-    ).fetchall()
+    ).fetchall())
 
 
 def set_verdict(conn: Conn, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:

@@ -14,11 +14,13 @@ string; empty when not set) and may set structured_output["name" | "value" | "cl
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.codecheck import check_code
 from app.criteria import coerce_result
+from app.db.custom_results import CustomResultRow
+from app.db.results import ResultRow
 from app.status import COMPUTED, FAILED
 from workers.judges.sandbox import Sandbox
 from workers.judges.verdicts import Judgement
@@ -29,7 +31,8 @@ _CALL_FIELDS = ("id", "call_identifier", "agent_id", "observation_type", "call_d
                 "transcript_source")
 
 
-def code_context(call: Mapping[str, Any], standard_results: list[dict], custom_results: list[dict]) -> dict:
+def code_context(call: Mapping[str, Any], standard_results: Sequence[ResultRow],
+                 custom_results: Sequence[CustomResultRow]) -> dict:
     """The `context` a code metric reads, from the call row and its results so far."""
     fields = {name: call.get(name) for name in _CALL_FIELDS}
     fields["client_id"] = call["workspace_id"]

@@ -12,9 +12,11 @@ Decisions where the spec is silent:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.criteria import field_value, passes
+from app.db.results import ResultRow
 from app.status import COMPUTED, FAILED
 
 
@@ -42,7 +44,7 @@ def custom_passed(metric: dict, judgement: Judgement) -> bool | None:
     return passes(criteria, judgement.result) if criteria else None
 
 
-def standard_verdicts(criteria: list[dict], results: list[dict]) -> dict[str, tuple[bool | None, bool]]:
+def standard_verdicts(criteria: list[dict], results: Sequence[ResultRow]) -> dict[str, tuple[bool | None, bool]]:
     """{metric_key: (passed, critical)} for every standard result an agent criterion names."""
     by_key = {r["metric_key"]: r for r in results}
     verdicts: dict[str, tuple[bool | None, bool]] = {}
