@@ -76,5 +76,7 @@ def autocommit(pool: Pool) -> Iterator[Conn]:
 
 
 def connect(database_url: str) -> Conn:
-    """A single autocommit-off connection (CLI, migrations, tests)."""
-    return psycopg.connect(database_url, row_factory=dict_row)
+    """A single autocommit-off connection (CLI, migrations, tests). Postgres unreachable →
+    ServiceUnavailable (the CLI prints its code instead of a traceback)."""
+    with _unavailable_on_outage():
+        return psycopg.connect(database_url, row_factory=dict_row)
