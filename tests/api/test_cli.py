@@ -49,12 +49,13 @@ def run(args, env, cwd=None):
     return result.returncode, json.loads(result.stdout)
 
 
-def test_commands_that_sign_nothing_need_no_secret(db, test_db_url):
+def test_commands_that_sign_nothing_need_no_secret(db, test_db_url, tmp_path):
     env = bare_env(CALLSCOPE_DATABASE_URL=test_db_url)
-    assert run(["db", "migrate"], env) == (0, {"applied": []})
-    code, ws = run(["workspaces", "create", "No secrets"], env)
+    # in a directory without .callscope-dev/env: nothing but the environment gives settings
+    assert run(["db", "migrate"], env, cwd=tmp_path) == (0, {"applied": []})
+    code, ws = run(["workspaces", "create", "No secrets"], env, cwd=tmp_path)
     assert code == 0 and ws["name"] == "No secrets"
-    code, out = run(["tokens", "issue", "--workspace", str(ws["id"])], env)
+    code, out = run(["tokens", "issue", "--workspace", str(ws["id"])], env, cwd=tmp_path)
     assert code == 1 and out["error"]["code"] == "invalid_settings" and "CALLSCOPE_JWT_KEYS" in out["error"]["message"]
 
 
@@ -79,5 +80,5 @@ def test_env_file_option_and_the_environment_wins(db, test_db_url, tmp_path):
     settings.write_text(f"CALLSCOPE_DATABASE_URL={test_db_url}\n")
     code, ws = run(["--env-file", str(settings), "workspaces", "create", "Env 2"], bare_env())
     assert code == 0 and ws["name"] == "Env 2"
-    code, out = run(["--env-file", str(tmp_path / "missing.env"), "db", "migrate"], bare_env())
+    code, out = run(["--env-file", str(tmp_path / "missing.env"), "db", "migrate"], bare_env(), cwd=tmp_path)
     assert code == 1 and "missing.env" in out["error"]["message"]
