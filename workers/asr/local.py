@@ -109,10 +109,31 @@ class WhisperTranscriber:
         try:
             segments, _ = self._pipeline.transcribe(wav_path, language="en", beam_size=1, batch_size=BATCH_SIZE,
                                                     word_timestamps=True)
-            return [Word(round(w.start, 3), round(w.end, 3), w.word.strip())
-                    for segment in segments for w in (segment.words or []) if w.word.strip()]
+            words = [Word(round(w.start, 3), round(w.end, 3), w.word.strip())
+                     for segment in segments for w in (segment.words or []) if w.word.strip()]
         except Exception as exc:  # the engine's own errors: a bug or a broken file, not worth a retry
             raise transcription_failure(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
+        return [w for w in (_on_sound(wav_path, word) for word in words) if w is not None]
+
+
+SILENT_WORD_DBFS = -60.0
+_WORD_FRAME = int(0.01 * RATE)
+
+
+def _on_sound(wav_path: str, word: Word) -> Word | None:
+    """The word's times narrowed to the sound inside them (10 ms frames louder than
+    SILENT_WORD_DBFS), or None when there is none. On a whole channel Whisper stretches a
+    turn's last word over the silence after it, and now and then fills a silence with a word
+    it made up ("at.", "you")."""
+    samples = read_span(wav_path, word.start, max(word.end, word.start + 0.02))
+    frames = len(samples) // _WORD_FRAME
+    if not frames:
+        return None
+    power = np.mean(np.square(samples[:frames * _WORD_FRAME].reshape(frames, _WORD_FRAME), dtype=np.float64), axis=1)
+    loud = np.flatnonzero(10 * np.log10(power + 1e-12) > SILENT_WORD_DBFS)
+    if not len(loud):
+        return None
+    return Word(round(word.start + loud[0] * 0.01, 3), round(word.start + (loud[-1] + 1) * 0.01, 3), word.text)
 
 
 @dataclass
