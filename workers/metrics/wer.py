@@ -1,4 +1,4 @@
-"""transcription_accuracy (docs/metrics.md#transcription_accuracy): the provided transcript scored against the one generated
+"""transcription_accuracy (docs/metrics.md#transcription-accuracy): the provided transcript scored against the one generated
 from the recording.
 
 The generated transcript is the reference (it comes from the audio itself) and the provided one
