@@ -20,8 +20,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     configure_logging(settings.log_level)
     app = Flask("callscope")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's options
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["callscope"] = Deps(
         settings=settings,
         pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),

@@ -8,7 +8,7 @@ Unauthorized with a code that does not say which check failed.
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -24,7 +24,7 @@ def new_key_id() -> str:
 def mint_token(jwt_keys: tuple[tuple[str, str], ...], workspace_id: int, key_id: str,
                expires_at: datetime | None = None, now: datetime | None = None) -> str:
     kid, secret = jwt_keys[0]
-    issued = now or datetime.now(timezone.utc)
+    issued = now or datetime.now(UTC)
     claims = {"sub": str(workspace_id), "jti": key_id, "iat": int(issued.timestamp())}
     if expires_at is not None:
         claims["exp"] = int(expires_at.timestamp())
@@ -32,7 +32,7 @@ def mint_token(jwt_keys: tuple[tuple[str, str], ...], workspace_id: int, key_id:
 
 
 def expiry_from_seconds(seconds: int | None) -> datetime | None:
-    return None if not seconds else datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    return None if not seconds else datetime.now(UTC) + timedelta(seconds=seconds)
 
 
 def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str) -> tuple[int, str]:
@@ -40,7 +40,8 @@ def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str) -> tuple[int
     the caller against the database. Raises Unauthorized."""
     try:
         header = jwt.get_unverified_header(token)
-        secret = dict(jwt_keys).get(header.get("kid"))
+        kid = header.get("kid")
+        secret = dict(jwt_keys).get(kid) if isinstance(kid, str) else None
         if secret is None or header.get("alg") != ALGORITHM:
             raise Unauthorized(code="invalid_token")
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM],

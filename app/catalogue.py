@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Thresholds an agent can set in `analysis_settings` (SPEC 4), in milliseconds, with defaults.
+# Thresholds an agent can set in `analysis_settings` (docs/metrics.md#thresholds), in milliseconds, with defaults.
 DEFAULT_THRESHOLDS = {
     "merge_gap_ms": 300,
     "min_segment_ms": 100,

@@ -1,17 +1,32 @@
-"""The admin CLI (`callscope …`). Every command takes --json for machine-readable output."""
+"""The admin CLI (`callscope …`). Every command takes --json for machine-readable output.
+
+It reads the same CALLSCOPE_* settings as the services. Without `--env-file` it also loads
+`.callscope-dev/env` from the current directory when that file exists — what deploy/dev.sh
+writes — so it works in a second shell next to a dev instance; variables already set in the
+environment win over the file. Only `tokens issue` signs anything, so only it needs the secrets
+(docs/operations.md#the-admin-cli).
+"""
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from app.errors import CallscopeError
-from app.settings import Settings, SettingsError
+from app.settings import Settings, SettingsError, read_env_file
+
+DEV_ENV_FILE = os.path.join(".callscope-dev", "env")
+# the commands that sign tokens with CALLSCOPE_JWT_KEYS; the others need only the database
+_NEED_SECRETS = {("tokens", "issue")}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="callscope", description="callscope administration")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--env-file", metavar="PATH",
+                        help=f"read CALLSCOPE_* settings from this file (default: {DEV_ENV_FILE} when it exists); "
+                             "the environment wins over it")
     sub = parser.add_subparsers(dest="group", required=True)
 
     db = sub.add_parser("db").add_subparsers(dest="command", required=True)
@@ -59,10 +74,18 @@ def _run(args, settings: Settings) -> dict:
     raise SystemExit(2)
 
 
+def _environment(env_file: str | None) -> dict[str, str]:
+    """The process environment over the env file's values (the given one, else the dev one)."""
+    path = env_file or (DEV_ENV_FILE if os.path.isfile(DEV_ENV_FILE) else None)
+    from_file = read_env_file(path) if path else {}
+    return {**from_file, **os.environ}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(_environment(args.env_file),
+                                     secrets=(args.group, args.command) in _NEED_SECRETS)
         result = _run(args, settings)
     except (SettingsError, CallscopeError) as exc:
         code = getattr(exc, "code", "invalid_settings")

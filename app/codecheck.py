@@ -1,4 +1,4 @@
-"""The dialect of code metrics (SPEC 6.2): Python without imports, dunders or introspection.
+"""The dialect of code metrics (docs/metrics.md#code-as-judge): Python without imports, dunders or introspection.
 
 This is the first of two layers. It gives users a clear 422 (line and message) when they save
 a metric, and the worker checks again before every run (`code_forbidden`). It is NOT the

@@ -1,4 +1,4 @@
-"""Result types and pass criteria of metrics (SPEC 6, 6.3), as pure functions.
+"""Result types and pass criteria of metrics (docs/metrics.md#pass-criteria), as pure functions.
 
 A criterion is an object with exactly one operator:
     {"equals": v}   {"gte": n}  {"gt": n}  {"lte": n}  {"lt": n}   {"in": [v, …]}   {"between": [a, b]}

@@ -81,7 +81,7 @@ FAILURE_CODES = {
     # why transcription_status ended failed (its history row carries the code)
     "transcription_failed": "The speech recogniser failed on the recording.",
     "transcription_disabled": "The worker has no transcriber (CALLSCOPE_TRANSCRIBER=none).",
-    # custom metrics (SPEC 6): LLM-as-judge
+    # custom metrics (docs/metrics.md#custom-metrics): LLM-as-judge
     "llm_not_configured": "No LLM provider is configured (CALLSCOPE_LLM_BASE_URL).",
     "llm_unavailable": "The LLM provider kept failing (429, 5xx or timeouts, after retries).",
     "llm_request_rejected": "The LLM provider refused the request (bad key, unknown model…).",
@@ -111,7 +111,8 @@ SKIP_REASONS = {
     "mono_without_timed_transcript": "A mono recording needs a timed transcript to tell the parties apart.",
     "no_recording": "The metric measures the recording itself; the call has none.",
     "no_provided_transcript": "Transcription accuracy compares a provided transcript with the recording; none was provided.",
-    "no_generated_transcript": "No transcript was generated from the recording (transcription is off). A transcriber that failed fails the metric instead.",
+    "no_generated_transcript": ("No transcript was generated from the recording (transcription is off)."
+                                " A transcriber that failed fails the metric instead."),
     "no_generated_words": "The transcription of the recording found no words.",
     "not_enough_ai_speech": "The AI speaks too little in the recording to measure its voice.",
 }

@@ -8,7 +8,7 @@ import sys
 import time
 
 # Fields added to every record logged while they are set (the worker sets task and call_id).
-log_context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})
+log_context: contextvars.ContextVar[dict] = contextvars.ContextVar("log_context", default={})  # noqa: B039 (replaced by set(), never mutated)
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 

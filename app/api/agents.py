@@ -6,6 +6,7 @@ from flask import Blueprint
 from app.api.request import authenticated, deps, json_body, load, load_query
 from app.api.responses import AgentSchema, PageOfAgentsSchema
 from app.api.schemas import AgentCreateSchema, AgentPatchSchema, PageSchema
+from app.paths import API_PREFIX
 from app.service import agents as service
 
 bp = Blueprint("agents", __name__)
@@ -17,7 +18,7 @@ _create, _patch, _agent, _page, _query = (AgentCreateSchema(), AgentPatchSchema(
 @authenticated
 def create_agent(workspace_id: int):
     agent = service.create_agent(deps(), workspace_id, load(_create, json_body()))
-    return _agent.dump(agent), 201, {"Location": f"/api/public/v1/agents/{agent['id']}"}
+    return _agent.dump(agent), 201, {"Location": f"{API_PREFIX}/agents/{agent['id']}"}
 
 
 @bp.get("/agents")

@@ -1,4 +1,4 @@
-"""The one place exceptions become HTTP responses. Every error has the body of SPEC 2.2."""
+"""The one place exceptions become HTTP responses. Every error has one body (docs/api.md#errors)."""
 from __future__ import annotations
 
 import logging
@@ -52,8 +52,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
-        code = _HTTP_CODES.get(exc.code, "http_error")
-        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
+        code = _HTTP_CODES.get(exc.code or 500, "http_error")
+        allowed = getattr(exc, "valid_methods", None)  # only MethodNotAllowed carries it
+        headers = {"Allow": ", ".join(allowed)} if allowed else None
         return error_response(exc.code or 500, code, exc.description or code, headers=headers)
 
     @app.errorhandler(Exception)

@@ -1,4 +1,4 @@
-"""/metrics: custom metric definitions (SPEC 6) and the standard catalogue."""
+"""/metrics: custom metric definitions (docs/metrics.md#custom-metrics) and the standard catalogue."""
 from __future__ import annotations
 
 from flask import Blueprint
@@ -7,6 +7,7 @@ from app.api.request import authenticated, deps, json_body, load, load_query
 from app.api.responses import MetricSchema, MetricVersionsSchema, PageOfMetricsSchema, StandardCatalogueSchema
 from app.api.schemas import MetricCreateSchema, MetricPatchSchema, PageSchema
 from app.catalogue import STANDARD_METRICS
+from app.paths import API_PREFIX
 from app.service import metrics as service
 
 bp = Blueprint("metrics", __name__)
@@ -25,7 +26,7 @@ def standard_metrics(workspace_id: int):
 @authenticated
 def create_metric(workspace_id: int):
     metric = service.create_metric(deps(), workspace_id, load(_create, json_body()))
-    return _metric.dump(metric), 201, {"Location": f"/api/public/v1/metrics/{metric['id']}"}
+    return _metric.dump(metric), 201, {"Location": f"{API_PREFIX}/metrics/{metric['id']}"}
 
 
 @bp.get("/metrics")

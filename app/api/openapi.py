@@ -7,15 +7,18 @@ copy (docs/openapi.json) is what this module generates.
 """
 from __future__ import annotations
 
+from importlib import resources
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from app.api import responses as r
 from app.api import schemas as s
+from app.paths import API_PREFIX
 
 bp = Blueprint("openapi", __name__)
-PREFIX = "/api/public/v1"
+PREFIX = API_PREFIX
 _ERRORS = {
     400: "The body is not a JSON object (or not valid JSON).",
     401: "Missing, malformed, expired, revoked or wrongly signed token.",
@@ -102,9 +105,18 @@ def build_spec() -> dict:
     return document
 
 
+# ReDoc (an ES module) from app/static/redoc: a pinned copy of the npm package's standalone
+# bundle (deploy/vendor_redoc.sh; version, licence and hash in its VERSION file), so the page
+# works offline and does not change under us. It reads the <redoc spec-url> element itself: no
+# inline script.
 _DOCS = """<!doctype html><html><head><title>callscope API</title><meta charset="utf-8"></head>
 <body><redoc spec-url="{prefix}/openapi.json"></redoc>
-<script src="https://cdn.redoc.ly/redoc/latest/bundles/redoc.standalone.js"></script></body></html>"""
+<script type="module" src="{prefix}/docs/redoc.standalone.js"></script></body></html>"""
+_REDOC = resources.files("app") / "static" / "redoc" / "redoc.standalone.js"
+# Only this origin's scripts, spec and images; ReDoc injects its styles at run time (CSS-in-JS),
+# hence inline styles. Nothing may frame the page, post a form or set a base URL.
+DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+            "font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 _SPEC: dict | None = None
 
 
@@ -118,8 +130,17 @@ def openapi_json():
 
 @bp.get("/docs")
 def docs():
-    """Interactive documentation (ReDoc, loaded by the reader's browser)."""
-    return _DOCS.format(prefix=PREFIX), 200, {"Content-Type": "text/html; charset=utf-8"}
+    """Interactive documentation (ReDoc, served by this app, run by the reader's browser)."""
+    return _DOCS.format(prefix=PREFIX), 200, {"Content-Type": "text/html; charset=utf-8",
+                                              "Content-Security-Policy": DOCS_CSP}
+
+
+@bp.get("/docs/redoc.standalone.js")
+def redoc_bundle():
+    """The pinned ReDoc bundle; cached for a day (a new version ships with a new release)."""
+    return _REDOC.read_bytes(), 200, {"Content-Type": "text/javascript; charset=utf-8",
+                                      "Cache-Control": "public, max-age=86400",
+                                      "Content-Security-Policy": DOCS_CSP}
 
 
 if __name__ == "__main__":  # python -m app.api.openapi > docs/openapi.json

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from app.catalogue import STANDARD_METRICS
 from app.errors import FAILURE_CODES, SKIP_REASONS
+from app.paths import API_PREFIX
+from app.status import FAILED
 
-API_PREFIX = "/api/public/v1"
 _NAMES = {m.key: m.name for m in STANDARD_METRICS}
 
 
@@ -18,7 +19,7 @@ def accepted(call: dict) -> dict:
 
 def call_summary(row: dict) -> dict:
     failure = None
-    if row["analysis_status"] == "failed" and row.get("failure_code"):
+    if row["analysis_status"] == FAILED and row.get("failure_code"):
         failure = {"code": row["failure_code"],
                    "message": row.get("failure_message") or FAILURE_CODES.get(row["failure_code"], "")}
     return {**row, "agent": {"id": row["agent_id"], "name": row["agent_name"]},

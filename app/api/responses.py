@@ -83,7 +83,7 @@ class RecordingInfoSchema(Schema):
 class CallSummarySchema(Schema):
     id = fields.Integer()
     call_identifier = fields.String()
-    client_id = fields.Integer()
+    client_id = fields.Integer(attribute="workspace_id")  # the API's name for the workspace
     agent = fields.Nested(AgentRefSchema)
     observation_type = fields.String()
     analysis_status = fields.String()

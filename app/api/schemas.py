@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from app.catalogue import STANDARD_KEYS
 from app.criteria import OPERATORS, RESULT_TYPES
+from app.status import COMPUTED, FAILED, PENDING
 
 ROLES = ("AI Assistant", "User", "Function Call", "Function Call Result")
 MAX_TURNS = 5000
@@ -118,7 +119,7 @@ class PageSchema(StrictSchema):
 
 class CallListQuerySchema(PageSchema):
     agent_id = fields.Integer()
-    analysis_status = fields.String(validate=validate.OneOf(("pending", "computed", "failed")))
+    analysis_status = fields.String(validate=validate.OneOf((PENDING, COMPUTED, FAILED)))
     observation_type = fields.String(validate=validate.OneOf(("voice", "text")))
     call_direction = fields.String(validate=validate.OneOf(("inbound", "outbound")))
     call_end_reason = fields.String()
@@ -203,7 +204,7 @@ class MetricCreateSchema(MetricPatchSchema):
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested error dict → {"transcript.3.role": ["…"]} (SPEC 2.2)."""
+    """marshmallow's nested error dict → {"transcript.3.role": ["…"]} (docs/api.md#errors)."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():

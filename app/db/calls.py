@@ -1,8 +1,9 @@
 """Calls as the API sees them: insert (idempotent per workspace), read, list, annotate."""
 from __future__ import annotations
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from app.db.pool import Conn, one
 
 _INSERT_COLUMNS = (
     "workspace_id", "agent_id", "call_identifier", "observation_type", "call_direction",
@@ -13,7 +14,7 @@ _INSERT_COLUMNS = (
 _JSON_COLUMNS = {"metadata", "transcript"}
 
 _SUMMARY = (
-    "c.id, c.call_identifier, c.workspace_id AS client_id, c.agent_id, a.name AS agent_name,"
+    "c.id, c.call_identifier, c.workspace_id, c.agent_id, a.name AS agent_name,"
     " c.observation_type, c.analysis_status, c.transcription_status, c.call_direction,"
     " c.call_end_reason, c.call_timestamp, c.created_at, c.updated_at, c.customer_number,"
     " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"
@@ -36,7 +37,7 @@ _FILTERS = {
 }
 
 
-def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) -> dict:
+def insert_call(conn: Conn, values: dict, metric_keys: list[str]) -> dict:
     """Insert a call of a live agent of the workspace, with one pending result per metric key
     the agent has not disabled, one per custom metric that will run, and the first history
     row — ONE statement, atomic on its own and a single round trip (the hot path of POST /calls).
@@ -49,7 +50,7 @@ def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) 
               for c in _INSERT_COLUMNS}
     params["metric_keys"] = metric_keys
     params["custom_ids"] = values.get("metric_ids") or None
-    return conn.execute(
+    return one(conn.execute(
         "WITH agent AS (SELECT id, disabled_standard_metrics, enabled_metric_ids FROM agents"
         "  WHERE id = %(agent_id)s AND workspace_id = %(workspace_id)s AND deleted_at IS NULL),"
         f" new_call AS (INSERT INTO calls ({', '.join(_INSERT_COLUMNS)})"
@@ -70,17 +71,17 @@ def insert_call(conn: psycopg.Connection, values: dict, metric_keys: list[str]) 
         "  SELECT id, 'analysis_status', NULL, 'pending' FROM new_call)"
         " SELECT EXISTS (SELECT 1 FROM agent) AS agent_found, (SELECT id FROM new_call) AS call_id",
         params,
-    ).fetchone()
+    ).fetchone())
 
 
-def call_id_by_identifier(conn: psycopg.Connection, workspace_id: int, call_identifier: str) -> int | None:
+def call_id_by_identifier(conn: Conn, workspace_id: int, call_identifier: str) -> int | None:
     row = conn.execute(
         "SELECT id FROM calls WHERE workspace_id = %s AND call_identifier = %s", (workspace_id, call_identifier)
     ).fetchone()
     return row["id"] if row else None
 
 
-def get_call(conn: psycopg.Connection, workspace_id: int, call_id: int) -> dict | None:
+def get_call(conn: Conn, workspace_id: int, call_id: int) -> dict | None:
     return conn.execute(
         f"SELECT {_DETAIL} FROM calls c JOIN agents a ON a.id = c.agent_id"
         " WHERE c.id = %s AND c.workspace_id = %s",
@@ -88,7 +89,7 @@ def get_call(conn: psycopg.Connection, workspace_id: int, call_id: int) -> dict 
     ).fetchone()
 
 
-def list_calls(conn: psycopg.Connection, workspace_id: int, filters: dict, limit: int, offset: int
+def list_calls(conn: Conn, workspace_id: int, filters: dict, limit: int, offset: int
                ) -> tuple[list[dict], int]:
     """Newest first (call_timestamp, then id). Returns (page, total matching)."""
     conditions = ["c.workspace_id = %(workspace_id)s"]
@@ -99,7 +100,7 @@ def list_calls(conn: psycopg.Connection, workspace_id: int, filters: dict, limit
             conditions.append(_FILTERS[name].format(key))
             params[key] = value
     where = " AND ".join(conditions)
-    total = conn.execute(f"SELECT count(*) AS n FROM calls c WHERE {where}", params).fetchone()["n"]
+    total = one(conn.execute(f"SELECT count(*) AS n FROM calls c WHERE {where}", params).fetchone())["n"]
     rows = conn.execute(
         f"SELECT {_SUMMARY} FROM calls c JOIN agents a ON a.id = c.agent_id WHERE {where}"
         " ORDER BY c.call_timestamp DESC, c.id DESC LIMIT %(limit)s OFFSET %(offset)s",
@@ -108,7 +109,7 @@ def list_calls(conn: psycopg.Connection, workspace_id: int, filters: dict, limit
     return rows, total
 
 
-def lock_call_annotations(conn: psycopg.Connection, workspace_id: int, call_id: int) -> dict | None:
+def lock_call_annotations(conn: Conn, workspace_id: int, call_id: int) -> dict | None:
     return conn.execute(
         "SELECT id, call_identifier, analysis_status, metadata FROM calls"
         " WHERE id = %s AND workspace_id = %s FOR UPDATE",
@@ -116,7 +117,7 @@ def lock_call_annotations(conn: psycopg.Connection, workspace_id: int, call_id: 
     ).fetchone()
 
 
-def update_call_annotations(conn: psycopg.Connection, call_id: int, values: dict) -> None:
+def update_call_annotations(conn: Conn, call_id: int, values: dict) -> None:
     allowed = ("label", "tag", "customer_number", "call_end_reason", "metadata")
     values = {k: (Jsonb(v) if k == "metadata" else v) for k, v in values.items() if k in allowed}
     if not values:

@@ -2,15 +2,38 @@
 was current when the call was submitted, written once from `pending`."""
 from __future__ import annotations
 
-import psycopg
+from typing import Any, TypedDict, cast
+
 from psycopg.types.json import Jsonb
+
+from app.db.pool import Conn
+
+
+class CustomResultRow(TypedDict):
+    """A custom result with the name and type of the metric version it was judged by."""
+
+    metric_id: int
+    version: int
+    name: str
+    kind: str                        # llm | code
+    result_type: str                 # boolean | rating | enum | numeric
+    critical: bool
+    status: str                      # pending | computed | failed | skipped (app/status.py)
+    result: Any
+    explanation: str | None
+    structured_output: dict[str, Any] | None
+    passed: bool | None
+    error_code: str | None
+    error_message: str | None
+    usage: dict[str, Any] | None
+    duration_ms: int | None
 
 _DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical")
 _FROM = (" FROM custom_results r JOIN custom_metric_versions v"
          " ON v.metric_id = r.metric_id AND v.version = r.metric_version")
 
 
-def pending_judgements(conn: psycopg.Connection, call_id: int, kind: str) -> list[dict]:
+def pending_judgements(conn: Conn, call_id: int, kind: str) -> list[dict]:
     """Pending results of one kind (`llm` | `code`) with the definition they are judged by."""
     return conn.execute(
         f"SELECT r.metric_id, r.metric_version AS version, {_DEFINITION}{_FROM}"
@@ -19,7 +42,7 @@ def pending_judgements(conn: psycopg.Connection, call_id: int, kind: str) -> lis
     ).fetchall()
 
 
-def complete_custom_result(conn: psycopg.Connection, call_id: int, metric_id: int, status: str, *,
+def complete_custom_result(conn: Conn, call_id: int, metric_id: int, status: str, *,
                            result=None, explanation: str | None = None, structured_output: dict | None = None,
                            passed: bool | None = None, error_code: str | None = None,
                            error_message: str | None = None, usage: dict | None = None,
@@ -36,7 +59,7 @@ def complete_custom_result(conn: psycopg.Connection, call_id: int, metric_id: in
     return row is not None
 
 
-def fail_pending_custom_results(conn: psycopg.Connection, call_id: int, code: str, message: str,
+def fail_pending_custom_results(conn: Conn, call_id: int, code: str, message: str,
                                 kind: str | None = None) -> int:
     """Fail every pending custom result of the call (of one kind, if given); returns how many."""
     return conn.execute(
@@ -46,7 +69,7 @@ def fail_pending_custom_results(conn: psycopg.Connection, call_id: int, code: st
     ).rowcount
 
 
-def skip_pending_custom_results(conn: psycopg.Connection, call_id: int, kind: str, reason: str) -> None:
+def skip_pending_custom_results(conn: Conn, call_id: int, kind: str, reason: str) -> None:
     conn.execute(
         "UPDATE custom_results SET status = 'skipped', error_code = %s, updated_at = now()"
         " WHERE call_id = %s AND kind = %s AND status = 'pending'",
@@ -54,11 +77,11 @@ def skip_pending_custom_results(conn: psycopg.Connection, call_id: int, kind: st
     )
 
 
-def call_custom_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
+def call_custom_results(conn: Conn, call_id: int) -> list[CustomResultRow]:
     """Every custom result of the call, with the name and type of the version it used."""
-    return conn.execute(
+    return cast("list[CustomResultRow]", conn.execute(
         "SELECT r.metric_id, r.metric_version AS version, v.name, v.kind, v.result_type, v.critical,"
         " r.status, r.result, r.explanation, r.structured_output, r.passed, r.error_code, r.error_message,"
         f" r.usage, r.duration_ms{_FROM} WHERE r.call_id = %s ORDER BY r.metric_id",
         (call_id,),
-    ).fetchall()
+    ).fetchall())

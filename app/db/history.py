@@ -1,10 +1,10 @@
 """The status history of calls: one row per change, written in the changing transaction."""
 from __future__ import annotations
 
-import psycopg
+from app.db.pool import Conn
 
 
-def record_transition(conn: psycopg.Connection, call_id: int, field: str, from_status: str | None,
+def record_transition(conn: Conn, call_id: int, field: str, from_status: str | None,
                       to_status: str, code: str | None = None) -> None:
     conn.execute(
         "INSERT INTO call_status_history (call_id, field, from_status, to_status, code)"
@@ -13,7 +13,7 @@ def record_transition(conn: psycopg.Connection, call_id: int, field: str, from_s
     )
 
 
-def call_history(conn: psycopg.Connection, call_id: int) -> list[dict]:
+def call_history(conn: Conn, call_id: int) -> list[dict]:
     return conn.execute(
         "SELECT field, from_status, to_status, code, at FROM call_status_history"
         " WHERE call_id = %s ORDER BY id",

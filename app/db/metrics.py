@@ -1,8 +1,9 @@
 """Custom metric definitions: a head row per metric and one immutable row per version."""
 from __future__ import annotations
 
-import psycopg
 from psycopg.types.json import Jsonb
+
+from app.db.pool import Conn, one
 
 DEFINITION_FIELDS = ("name", "description", "kind", "result_type", "prompt", "code", "enum_values",
                      "pass_criteria", "critical", "enabled")
@@ -14,7 +15,7 @@ _SELECT = (
 )
 
 
-def _insert_version(conn: psycopg.Connection, metric_id: int, version: int, definition: dict) -> None:
+def _insert_version(conn: Conn, metric_id: int, version: int, definition: dict) -> None:
     values = {f: (Jsonb(definition.get(f)) if f in _JSON and definition.get(f) is not None else definition.get(f))
               for f in DEFINITION_FIELDS}
     conn.execute(
@@ -24,7 +25,7 @@ def _insert_version(conn: psycopg.Connection, metric_id: int, version: int, defi
     )
 
 
-def insert_metric(conn: psycopg.Connection, workspace_id: int, definition: dict) -> int | None:
+def insert_metric(conn: Conn, workspace_id: int, definition: dict) -> int | None:
     """Create a metric at version 1; None when a live metric of the workspace has that name."""
     row = conn.execute(
         "INSERT INTO custom_metrics (workspace_id, name) VALUES (%s, %s)"
@@ -37,7 +38,7 @@ def insert_metric(conn: psycopg.Connection, workspace_id: int, definition: dict)
     return row["id"]
 
 
-def get_metric(conn: psycopg.Connection, workspace_id: int, metric_id: int, for_update: bool = False) -> dict | None:
+def get_metric(conn: Conn, workspace_id: int, metric_id: int, for_update: bool = False) -> dict | None:
     """The live metric's current version (None if unknown, foreign or deleted)."""
     lock = " FOR UPDATE OF m" if for_update else ""
     return conn.execute(
@@ -46,10 +47,10 @@ def get_metric(conn: psycopg.Connection, workspace_id: int, metric_id: int, for_
     ).fetchone()
 
 
-def list_metrics(conn: psycopg.Connection, workspace_id: int, limit: int, offset: int) -> tuple[list[dict], int]:
-    total = conn.execute(
+def list_metrics(conn: Conn, workspace_id: int, limit: int, offset: int) -> tuple[list[dict], int]:
+    total = one(conn.execute(
         "SELECT count(*) AS n FROM custom_metrics WHERE workspace_id = %s AND deleted_at IS NULL", (workspace_id,)
-    ).fetchone()["n"]
+    ).fetchone())["n"]
     rows = conn.execute(
         f"{_SELECT} WHERE m.workspace_id = %s AND m.deleted_at IS NULL ORDER BY m.id LIMIT %s OFFSET %s",
         (workspace_id, limit, offset),
@@ -57,7 +58,7 @@ def list_metrics(conn: psycopg.Connection, workspace_id: int, limit: int, offset
     return rows, total
 
 
-def list_versions(conn: psycopg.Connection, workspace_id: int, metric_id: int) -> list[dict]:
+def list_versions(conn: Conn, workspace_id: int, metric_id: int) -> list[dict]:
     """Every version of a metric (also a deleted one: its results still point at them)."""
     return conn.execute(
         f"SELECT v.metric_id AS id, v.version, v.created_at, {', '.join('v.' + f for f in DEFINITION_FIELDS)}"
@@ -67,7 +68,7 @@ def list_versions(conn: psycopg.Connection, workspace_id: int, metric_id: int) -
     ).fetchall()
 
 
-def add_version(conn: psycopg.Connection, metric_id: int, version: int, definition: dict) -> bool:
+def add_version(conn: Conn, metric_id: int, version: int, definition: dict) -> bool:
     """Make `definition` the metric's version `version`; False when the new name is taken."""
     renamed = conn.execute(
         "UPDATE custom_metrics SET version = %s, name = %s, updated_at = now() WHERE id = %s"
@@ -81,7 +82,7 @@ def add_version(conn: psycopg.Connection, metric_id: int, version: int, definiti
     return True
 
 
-def soft_delete_metric(conn: psycopg.Connection, workspace_id: int, metric_id: int) -> bool:
+def soft_delete_metric(conn: Conn, workspace_id: int, metric_id: int) -> bool:
     row = conn.execute(
         "UPDATE custom_metrics SET deleted_at = now(), updated_at = now()"
         " WHERE id = %s AND workspace_id = %s AND deleted_at IS NULL RETURNING id",
@@ -90,7 +91,7 @@ def soft_delete_metric(conn: psycopg.Connection, workspace_id: int, metric_id: i
     return row is not None
 
 
-def missing_metric_ids(conn: psycopg.Connection, workspace_id: int, ids: list[int]) -> list[int]:
+def missing_metric_ids(conn: Conn, workspace_id: int, ids: list[int]) -> list[int]:
     """The ids among `ids` that are not live custom metrics of the workspace."""
     if not ids:
         return []

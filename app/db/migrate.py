@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from importlib import resources
 
-import psycopg
+from app.db.pool import Conn
 
 # An arbitrary constant: concurrent `release` processes serialise on it.
 _LOCK_ID = 0x63616C6C
 
 
-def apply_migrations(conn: psycopg.Connection) -> list[str]:
+def apply_migrations(conn: Conn) -> list[str]:
     """Apply pending migrations in one transaction; returns the versions applied."""
     applied_now = []
     with conn.transaction():

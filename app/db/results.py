@@ -1,18 +1,34 @@
 """Standard metric results: one row per (call, metric_key), written once from `pending`."""
 from __future__ import annotations
 
-import psycopg
+from typing import Any, TypedDict, cast
+
 from psycopg.types.json import Jsonb
 
+from app.db.pool import Conn
 
-def pending_metric_keys(conn: psycopg.Connection, call_id: int) -> list[str]:
+
+class ResultRow(TypedDict):
+    """A standard result as finalize, the verdicts, code metrics and the API read it."""
+
+    metric_key: str
+    status: str                      # pending | computed | failed | skipped (app/status.py)
+    source: str | None               # audio | transcript, when computed
+    result_data: dict[str, Any] | None
+    error_code: str | None           # the failure code or the skip reason
+    error_message: str | None
+    passed: bool | None              # the agent's criterion on it, if any
+    critical: bool
+
+
+def pending_metric_keys(conn: Conn, call_id: int) -> list[str]:
     return [r["metric_key"] for r in conn.execute(
         "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending' ORDER BY metric_key",
         (call_id,),
     )]
 
 
-def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, status: str, *,
+def complete_result(conn: Conn, call_id: int, metric_key: str, status: str, *,
                     source: str | None = None, result_data: dict | None = None,
                     error_code: str | None = None, error_message: str | None = None) -> bool:
     """Compare-and-set pending → status; False when it was already written (a redelivery)."""
@@ -26,7 +42,7 @@ def complete_result(conn: psycopg.Connection, call_id: int, metric_key: str, sta
     return row is not None
 
 
-def plan_results(conn: psycopg.Connection, call_id: int, branch: str, metric_keys: list[str]) -> None:
+def plan_results(conn: Conn, call_id: int, branch: str, metric_keys: list[str]) -> None:
     """Record which branch computes these pending results (a failing branch fails only its own)."""
     if metric_keys:
         conn.execute(
@@ -36,7 +52,7 @@ def plan_results(conn: psycopg.Connection, call_id: int, branch: str, metric_key
         )
 
 
-def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) -> list[str]:
+def pending_keys_of_branch(conn: Conn, call_id: int, branch: str) -> list[str]:
     return [r["metric_key"] for r in conn.execute(
         "SELECT metric_key FROM metric_results WHERE call_id = %s AND status = 'pending'"
         " AND planned_branch = %s ORDER BY metric_key",
@@ -44,15 +60,15 @@ def pending_keys_of_branch(conn: psycopg.Connection, call_id: int, branch: str) 
     )]
 
 
-def call_results(conn: psycopg.Connection, call_id: int) -> list[dict]:
-    return conn.execute(
+def call_results(conn: Conn, call_id: int) -> list[ResultRow]:
+    return cast("list[ResultRow]", conn.execute(
         "SELECT metric_key, status, source, result_data, error_code, error_message, passed, critical"
         " FROM metric_results WHERE call_id = %s ORDER BY id",
         (call_id,),
-    ).fetchall()
+    ).fetchall())
 
 
-def set_verdict(conn: psycopg.Connection, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
-    """Record whether a standard result met the agent's pass criteria (SPEC 6.3)."""
+def set_verdict(conn: Conn, call_id: int, metric_key: str, passed: bool | None, critical: bool) -> None:
+    """Record whether a standard result met the agent's pass criteria (docs/metrics.md#pass-criteria)."""
     conn.execute("UPDATE metric_results SET passed = %s, critical = %s WHERE call_id = %s AND metric_key = %s",
                  (passed, critical, call_id, metric_key))

@@ -3,28 +3,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg
+from app.db.pool import Conn, one
 
 
-def insert_workspace(conn: psycopg.Connection, name: str) -> dict:
-    return conn.execute(
+def insert_workspace(conn: Conn, name: str) -> dict:
+    return one(conn.execute(
         "INSERT INTO workspaces (name) VALUES (%s) RETURNING id, name, created_at", (name,)
-    ).fetchone()
+    ).fetchone())
 
 
-def workspace_exists(conn: psycopg.Connection, workspace_id: int) -> bool:
+def workspace_exists(conn: Conn, workspace_id: int) -> bool:
     return conn.execute("SELECT 1 FROM workspaces WHERE id = %s", (workspace_id,)).fetchone() is not None
 
 
-def insert_api_key(conn: psycopg.Connection, key_id: str, workspace_id: int, expires_at: datetime | None) -> dict:
-    return conn.execute(
+def insert_api_key(conn: Conn, key_id: str, workspace_id: int, expires_at: datetime | None) -> dict:
+    return one(conn.execute(
         "INSERT INTO api_keys (id, workspace_id, expires_at) VALUES (%s, %s, %s)"
         " RETURNING id, workspace_id, created_at, expires_at",
         (key_id, workspace_id, expires_at),
-    ).fetchone()
+    ).fetchone())
 
 
-def revoke_api_key(conn: psycopg.Connection, key_id: str) -> dict | None:
+def revoke_api_key(conn: Conn, key_id: str) -> dict | None:
     """Mark a key revoked (idempotent: the first revocation time is kept); None if unknown."""
     return conn.execute(
         "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
@@ -33,7 +33,7 @@ def revoke_api_key(conn: psycopg.Connection, key_id: str) -> dict | None:
     ).fetchone()
 
 
-def active_key_workspace(conn: psycopg.Connection, key_id: str) -> int | None:
+def active_key_workspace(conn: Conn, key_id: str) -> int | None:
     """Workspace of an unrevoked, unexpired key; None otherwise."""
     row = conn.execute(
         "SELECT workspace_id FROM api_keys WHERE id = %s AND revoked_at IS NULL"

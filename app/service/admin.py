@@ -1,33 +1,32 @@
 """Operator use cases behind the admin CLI: migrations, workspaces, agents, tokens."""
 from __future__ import annotations
 
-import psycopg
-
 from app.auth import expiry_from_seconds, mint_token, new_key_id
 from app.db import agents as agents_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
+from app.db.pool import Conn
 from app.errors import NotFound
 from app.settings import Settings
 
 
-def migrate(conn: psycopg.Connection) -> list[str]:
+def migrate(conn: Conn) -> list[str]:
     return apply_migrations(conn)
 
 
-def create_workspace(conn: psycopg.Connection, name: str) -> dict:
+def create_workspace(conn: Conn, name: str) -> dict:
     with conn.transaction():
         return workspaces_db.insert_workspace(conn, name)
 
 
-def create_agent(conn: psycopg.Connection, workspace_id: int, name: str, ai_channel: str = "left") -> dict:
+def create_agent(conn: Conn, workspace_id: int, name: str, ai_channel: str = "left") -> dict:
     with conn.transaction():
         if not workspaces_db.workspace_exists(conn, workspace_id):
             raise NotFound(f"No workspace {workspace_id}.")
         return agents_db.insert_agent(conn, workspace_id, {"name": name, "ai_channel": ai_channel})
 
 
-def issue_token(conn: psycopg.Connection, settings: Settings, workspace_id: int,
+def issue_token(conn: Conn, settings: Settings, workspace_id: int,
                 expires_in_seconds: int | None = None) -> dict:
     """Store a new API key and return it with its signed token (shown once, never stored)."""
     expires_at = expiry_from_seconds(expires_in_seconds)
@@ -39,7 +38,7 @@ def issue_token(conn: psycopg.Connection, settings: Settings, workspace_id: int,
     return {"key_id": key["id"], "workspace_id": workspace_id, "expires_at": expires_at, "token": token}
 
 
-def revoke_token(conn: psycopg.Connection, key_id: str) -> dict:
+def revoke_token(conn: Conn, key_id: str) -> dict:
     with conn.transaction():
         row = workspaces_db.revoke_api_key(conn, key_id)
     if row is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.criteria import criteria_errors
 from app.db import agents as agents_db
 from app.db import metrics as metrics_db
-from app.db.pool import transaction
+from app.db.pool import one, transaction
 from app.errors import NotFound, ValidationFailed
 from app.service.deps import Deps
 
@@ -53,7 +53,7 @@ def update_agent(deps: Deps, workspace_id: int, agent_id: int, values: dict) -> 
         if "analysis_settings" in values:
             merged = {**current["analysis_settings"], **values["analysis_settings"]}
             values = {**values, "analysis_settings": {k: v for k, v in merged.items() if v is not None}}
-        return agents_db.update_agent(conn, workspace_id, agent_id, values)
+        return one(agents_db.update_agent(conn, workspace_id, agent_id, values))
 
 
 def delete_agent(deps: Deps, workspace_id: int, agent_id: int) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app import catalogue
 from app.db import calls as calls_db
@@ -10,9 +10,10 @@ from app.db import custom_results as custom_db
 from app.db import history as history_db
 from app.db import metrics as metrics_db
 from app.db import results as results_db
-from app.db.pool import autocommit, transaction
+from app.db.pool import autocommit, one, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.service.deps import Deps
+from app.status import NOT_APPLICABLE, PENDING
 
 MAX_METADATA_BYTES = 64 * 1024
 
@@ -31,16 +32,17 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         **data,
         "workspace_id": workspace_id,
         "source_recording_url": data.get("recording_url"),
-        "call_timestamp": data.get("call_timestamp") or datetime.now(timezone.utc),
+        "call_timestamp": data.get("call_timestamp") or datetime.now(UTC),
         "metadata": data.get("metadata") or {},
         "transcript_source": "provided" if data.get("transcript") else None,
         # the audio branch transcribes every voice recording (the generated transcript feeds
-        # transcription_accuracy, and is the transcript of recording-only calls)
-        "transcription_status": ("pending" if has_recording and voice and deps.settings.transcriber != "none"
-                                 else "not_applicable"),
-        "transcript_branch": "pending" if data.get("transcript") else "not_applicable",
+        # transcription_accuracy, and is the transcript of recording-only calls). Whether a
+        # transcriber is configured is the worker's to know (docs/configuration.md#the-transcriber-belongs-to-the-worker):
+        # with none, the audio stage moves this to not_applicable.
+        "transcription_status": PENDING if has_recording and voice else NOT_APPLICABLE,
+        "transcript_branch": PENDING if data.get("transcript") else NOT_APPLICABLE,
         # a text observation never runs audio work, even when a recording is attached
-        "audio_branch": "pending" if (has_recording and voice) else "not_applicable",
+        "audio_branch": PENDING if (has_recording and voice) else NOT_APPLICABLE,
     }
     with autocommit(deps.pool) as conn:
         if data.get("metric_ids"):
@@ -57,7 +59,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
         call_id = inserted["call_id"]
     # After the commit: the worker must never be handed a row it cannot see yet.
     deps.queue.enqueue_analysis(call_id)
-    return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": "pending"}
+    return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": PENDING}
 
 
 def resolve_call_id(conn, workspace_id: int, ref: str) -> int:
@@ -75,10 +77,10 @@ def resolve_call_id(conn, workspace_id: int, ref: str) -> int:
 
 
 def get_call(deps: Deps, workspace_id: int, ref: str) -> dict:
-    """The full call view of SPEC 2.4 (presigned recording URL, transcript, results, history)."""
+    """The full call view of docs/api.md#reading-a-call (presigned recording URL, transcript, results, history)."""
     with transaction(deps.pool) as conn:
         call_id = resolve_call_id(conn, workspace_id, ref)
-        call = calls_db.get_call(conn, workspace_id, call_id)
+        call = one(calls_db.get_call(conn, workspace_id, call_id))
         results = results_db.call_results(conn, call_id)
         custom = custom_db.call_custom_results(conn, call_id)
         history = history_db.call_history(conn, call_id)
@@ -99,7 +101,7 @@ def update_call(deps: Deps, workspace_id: int, ref: str, changes: dict) -> dict:
     """Annotate a call. `metadata` merges: keys sent are set, keys sent as null are removed."""
     with transaction(deps.pool) as conn:
         call_id = resolve_call_id(conn, workspace_id, ref)
-        call = calls_db.lock_call_annotations(conn, workspace_id, call_id)
+        call = one(calls_db.lock_call_annotations(conn, workspace_id, call_id))
         if "metadata" in changes:
             merged = dict(call["metadata"] or {})
             for key, value in (changes["metadata"] or {}).items():

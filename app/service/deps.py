@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from psycopg_pool import ConnectionPool
-
+from app.db.pool import Pool
 from app.queue import TaskQueue
 from app.ratelimit import RateLimiter
 from app.settings import Settings
@@ -14,7 +13,7 @@ from app.storage import Storage
 @dataclass(frozen=True)
 class Deps:
     settings: Settings
-    pool: ConnectionPool
+    pool: Pool
     queue: TaskQueue
     storage: Storage
     rate_limiter: RateLimiter

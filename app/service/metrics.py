@@ -1,4 +1,4 @@
-"""Custom metric definitions (SPEC 6): create, read, list, update (a new version), delete.
+"""Custom metric definitions (docs/metrics.md#custom-metrics): create, read, list, update (a new version), delete.
 
 Decisions where the spec is silent:
 - a PATCH is merged over the current definition and the whole result is validated again; a
@@ -12,7 +12,7 @@ from __future__ import annotations
 from app.codecheck import check_code
 from app.criteria import criteria_errors
 from app.db import metrics as metrics_db
-from app.db.pool import transaction
+from app.db.pool import one, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.service.deps import Deps
 
@@ -39,9 +39,9 @@ def definition_errors(definition: dict) -> dict[str, list[str]]:
         if problems:
             errors["pass_criteria"] = problems
     if kind == "code" and definition.get("code"):
-        problems = check_code(definition["code"])
-        if problems:
-            errors["code"] = [str(p) for p in problems]
+        found = check_code(definition["code"])
+        if found:
+            errors["code"] = [str(p) for p in found]
     return errors
 
 
@@ -63,7 +63,7 @@ def create_metric(deps: Deps, workspace_id: int, values: dict) -> dict:
         metric_id = metrics_db.insert_metric(conn, workspace_id, definition)
         if metric_id is None:
             raise _name_taken(definition["name"])
-        return metrics_db.get_metric(conn, workspace_id, metric_id)
+        return one(metrics_db.get_metric(conn, workspace_id, metric_id))
 
 
 def get_metric(deps: Deps, workspace_id: int, metric_id: int) -> dict:
@@ -100,7 +100,7 @@ def update_metric(deps: Deps, workspace_id: int, metric_id: int, changes: dict) 
             return current
         if not metrics_db.add_version(conn, metric_id, current["version"] + 1, definition):
             raise _name_taken(definition["name"])
-        return metrics_db.get_metric(conn, workspace_id, metric_id)
+        return one(metrics_db.get_metric(conn, workspace_id, metric_id))
 
 
 def delete_metric(deps: Deps, workspace_id: int, metric_id: int) -> None:

@@ -1,7 +1,7 @@
-"""Bearer-token authentication (SPEC 2.1): every bad token is a 401 with WWW-Authenticate."""
+"""Bearer-token authentication (docs/api.md#authentication): every bad token is a 401 with WWW-Authenticate."""
 import base64
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
@@ -41,7 +41,7 @@ def test_expired_token(client, db, settings, tenant):
     token = admin.issue_token(db, settings, tenant.workspace_id, expires_in_seconds=1)["token"]
     claims = jwt.decode(token, options={"verify_signature": False})
     expired = mint_token(settings.jwt_keys, tenant.workspace_id, claims["jti"],
-                         expires_at=datetime.now(timezone.utc) - timedelta(seconds=5))
+                         expires_at=datetime.now(UTC) - timedelta(seconds=5))
     response = client.get(URL, headers={"Authorization": f"Bearer {expired}"})
     assert_401(response)
     assert response.get_json()["error"]["code"] == "token_expired"

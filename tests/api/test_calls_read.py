@@ -104,10 +104,10 @@ def test_local_storage_recording_url_is_a_working_signed_link(app, client, db, t
     call_id = submit(client, tenant)
     storage = app.extensions["callscope"].storage
     key = recording_key(tenant.workspace_id, call_id, "wav")
-    src = tempfile.NamedTemporaryFile(suffix=".wav")
-    src.write(b"RIFF0000WAVEdata")
-    src.flush()
-    storage.put_file(key, src.name, "audio/wav")
+    with tempfile.NamedTemporaryFile(suffix=".wav") as src:
+        src.write(b"RIFF0000WAVEdata")
+        src.flush()
+        storage.put_file(key, src.name, "audio/wav")
     set_recording(db, call_id, key, {"format": "wav", "codec": "pcm_s16le", "duration_seconds": 1.0,
                                      "channels": 2, "sample_rate": 8000, "bytes": 16})
     db.commit()

@@ -37,3 +37,48 @@ def test_cli_errors_are_json_with_a_code(db, test_db_url):
     assert code == 1 and out["error"]["code"] == "not_found"
     code, out = cli(test_db_url, "tokens", "revoke", "key_nope")
     assert code == 1 and out["error"]["code"] == "not_found"
+
+
+def bare_env(**settings) -> dict:
+    """The environment without any CALLSCOPE_* setting, plus `settings`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("CALLSCOPE_")}, **settings}
+
+
+def run(args, env, cwd=None):
+    result = subprocess.run([CLI, "--json", *args], capture_output=True, text=True, env=env, timeout=60, cwd=cwd)
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_commands_that_sign_nothing_need_no_secret(db, test_db_url, tmp_path):
+    env = bare_env(CALLSCOPE_DATABASE_URL=test_db_url)
+    # in a directory without .callscope-dev/env: nothing but the environment gives settings
+    assert run(["db", "migrate"], env, cwd=tmp_path) == (0, {"applied": []})
+    code, ws = run(["workspaces", "create", "No secrets"], env, cwd=tmp_path)
+    assert code == 0 and ws["name"] == "No secrets"
+    code, out = run(["tokens", "issue", "--workspace", str(ws["id"])], env, cwd=tmp_path)
+    assert code == 1 and out["error"]["code"] == "invalid_settings" and "CALLSCOPE_JWT_KEYS" in out["error"]["message"]
+
+
+def test_the_dev_env_file_is_found_next_to_a_dev_instance(db, test_db_url, tmp_path):
+    """A second shell in the checkout: `.callscope-dev/env` (written by deploy/dev.sh) is read."""
+    (tmp_path / ".callscope-dev").mkdir()
+    (tmp_path / ".callscope-dev" / "env").write_text(
+        f"# written by deploy/dev.sh\nCALLSCOPE_DATABASE_URL={test_db_url}\nCALLSCOPE_JWT_KEYS={JWT_KEYS}\n"
+        f"export CALLSCOPE_SECRET_KEY='{SECRET}'\nPATH=/usr/bin:/bin\n")
+    code, ws = run(["workspaces", "create", "Dev"], bare_env(), cwd=tmp_path)
+    assert code == 0 and ws["name"] == "Dev"
+    code, token = run(["tokens", "issue", "--workspace", str(ws["id"])], bare_env(), cwd=tmp_path)
+    assert code == 0 and token["key_id"].startswith("key_")
+
+
+def test_env_file_option_and_the_environment_wins(db, test_db_url, tmp_path):
+    settings = tmp_path / "callscope.env"
+    settings.write_text("CALLSCOPE_DATABASE_URL=postgresql://nobody@127.0.0.1:1/nowhere\n")
+    code, ws = run(["--env-file", str(settings), "workspaces", "create", "Env"],
+                   bare_env(CALLSCOPE_DATABASE_URL=test_db_url))
+    assert code == 0 and ws["name"] == "Env"
+    settings.write_text(f"CALLSCOPE_DATABASE_URL={test_db_url}\n")
+    code, ws = run(["--env-file", str(settings), "workspaces", "create", "Env 2"], bare_env())
+    assert code == 0 and ws["name"] == "Env 2"
+    code, out = run(["--env-file", str(tmp_path / "missing.env"), "db", "migrate"], bare_env(), cwd=tmp_path)
+    assert code == 1 and "missing.env" in out["error"]["message"]

@@ -1,4 +1,4 @@
-"""POST /calls: acceptance, defaults, idempotency, tenancy and every validation rule of SPEC 2.3."""
+"""POST /calls: acceptance, defaults, idempotency, tenancy and every validation rule (docs/api.md#submitting-a-call)."""
 import json
 import threading
 

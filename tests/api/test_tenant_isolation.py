@@ -31,7 +31,8 @@ def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant
             continue
         for value in ids[params[0]]:
             url = "/api/public/v1" + path.replace("{" + params[0] + "}", value)
-            response = client.open(url, method=method.upper(), json=PATCHES.get(path) if method == "patch" else None, headers=tenant.headers)
+            body_json = PATCHES.get(path) if method == "patch" else None
+            response = client.open(url, method=method.upper(), json=body_json, headers=tenant.headers)
             assert response.status_code == 404, (method, url, response.status_code)
             body = response.get_data(as_text=True)
             assert json.loads(body)["error"]["code"] == "not_found"

@@ -26,17 +26,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS  # noqa: E402
-from tests.support import callgen as cg  # noqa: E402
-from workers.asr.local import WhisperTranscriber  # noqa: E402
-from workers.asr.transcript import build_transcript  # noqa: E402
-from workers.audio.activity import VadParams  # noqa: E402
-from workers.audio.analysis import analyse_recording  # noqa: E402
-from workers.audio.spill import ChannelSpill  # noqa: E402
-from workers.audio.voice import measure_ai_voice, warm_up  # noqa: E402
-from workers.metrics.inputs import MetricInput, from_transcript  # noqa: E402
-from workers.metrics.registry import compute  # noqa: E402
-from workers.stages.audio import transcribe_and_measure  # noqa: E402
+from app.catalogue import DEFAULT_THRESHOLDS, STANDARD_KEYS
+from tests.support import callgen as cg
+from workers.asr.local import WhisperTranscriber
+from workers.asr.transcript import build_transcript
+from workers.audio.activity import VadParams
+from workers.audio.analysis import analyse_recording
+from workers.audio.spill import ChannelSpill
+from workers.audio.voice import measure_ai_voice, warm_up
+from workers.metrics.inputs import MetricInput, from_transcript
+from workers.metrics.registry import compute
+from workers.stages.audio import transcribe_and_measure
 
 
 def long_call(repeats: int) -> cg.SynthCall:

@@ -11,7 +11,7 @@ DURATION=${1:-15}; CONNS=${2:-16}; WORKERS=${3:-4}; THREADS=${WRK_THREADS:-2}
 PG_PORT=25434; REDIS_PORT=26381; API_PORT=18080; CEIL_PORT=18081
 VENV=${CALLSCOPE_VENV:-.venv}
 ensure_packages initdb:postgresql redis-server:redis-server wrk:wrk
-ensure_venv "$VENV" test
+ensure_venv "$VENV" test,worker
 STATE=$(mktemp -d /tmp/callscope-bench.XXXXXX); chmod 755 "$STATE"
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true

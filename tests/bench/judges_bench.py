@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support.fake_llm import FakeLLM  # noqa: E402
-from workers.judges.code import judge_code  # noqa: E402
-from workers.judges.llm import OpenAIJudge  # noqa: E402
-from workers.judges.sandbox import Sandbox, SandboxConfig  # noqa: E402
+from tests.support.fake_llm import FakeLLM
+from workers.judges.code import judge_code
+from workers.judges.llm import OpenAIJudge
+from workers.judges.sandbox import Sandbox, SandboxConfig
 
 TRANSCRIPT = [{"role": "AI Assistant" if i % 2 else "User", "content": f"turn number {i} with some words",
                "start_time": i * 3.0, "end_time": i * 3.0 + 2.2} for i in range(200)]
@@ -60,7 +60,7 @@ def llm_throughput(calls: int, concurrency: int) -> None:
             judge = OpenAIJudge(llm.base_url, "", "bench", timeout=10, concurrency=4, max_retries=0)
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                verdicts = list(pool.map(lambda _: judge.judge(TRANSCRIPT[:40], METRICS), range(calls)))
+                verdicts = list(pool.map(lambda _, judge=judge: judge.judge(TRANSCRIPT[:40], METRICS), range(calls)))
             elapsed = time.perf_counter() - started
             assert all(v.status == "computed" for vs in verdicts for v in vs.values())
             mode = "per-metric fallback" if refuse else "batched"

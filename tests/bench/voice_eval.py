@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from app.catalogue import DEFAULT_THRESHOLDS  # noqa: E402
 from tests.eval import conditions as cond  # noqa: E402
 from tests.eval.corpus import REPORT_SEEDS, TUNING_SEEDS, build_call  # noqa: E402
-from tests.eval.voices import RATE, resample  # noqa: E402
+from tests.eval.voices import RATE  # noqa: E402
 from workers.audio.activity import VadParams  # noqa: E402
 from workers.audio.analysis import analyse_recording  # noqa: E402
 from workers.audio.spill import ChannelSpill  # noqa: E402

@@ -63,7 +63,7 @@ def e2e_env(tmp_path_factory, fake_llm) -> dict:
 
 
 def _start(args: list[str], env: dict, log: Path, ready_marker: str) -> subprocess.Popen:
-    handle = open(log, "wb")
+    handle = open(log, "wb")  # noqa: SIM115 (the child process writes to it for its whole life)
     # its own process group, so a test can SIGKILL the worker with all its pool processes
     proc = subprocess.Popen(args, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,
                             cwd=Path(__file__).resolve().parents[2], start_new_session=True)

@@ -1,4 +1,4 @@
-"""Broker and database outages under load (SPEC 5.3/5.4): every call accepted with 202 ends
+"""Broker and database outages under load (docs/pipeline.md#delivery-guarantees, #the-sweeper): every call accepted with 202 ends
 `computed`; the API answers only documented statuses (202, or 503 with the error body while
 Postgres is down), never hangs past its timeout, and recovers by itself.
 

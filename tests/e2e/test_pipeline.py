@@ -62,11 +62,11 @@ def test_recording_call_is_stored_in_s3_and_presigned(client, e2e_tenant, record
 
 def test_recording_only_call_is_analysed_from_the_audio(client, e2e_tenant, recordings):
     """A stereo recording of a synthetic call with known timing → metrics with source audio."""
+    from app.catalogue import DEFAULT_THRESHOLDS
     from tests.support import callgen
     from workers.metrics.inputs import MetricInput
     from workers.metrics.registry import REGISTRY
     from workers.metrics.timeline import make_speech
-    from app.catalogue import DEFAULT_THRESHOLDS
 
     if not callgen.espeak_available():
         pytest.skip("espeak-ng is installed by deploy/test.sh")
@@ -125,8 +125,9 @@ def test_private_address_is_refused_without_dialling(client, e2e_tenant):
 
 
 def test_call_accepted_while_broker_down_is_delivered_by_the_sweeper(e2e_app, worker, e2e_tenant, recordings):
-    from app.service.calls import submit_call
     from dataclasses import replace
+
+    from app.service.calls import submit_call
 
     class BrokerDown:
         def enqueue_analysis(self, call_id):

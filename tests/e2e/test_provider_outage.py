@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from tests.api.conftest import call_body
-from tests.e2e.conftest import isolated_stack, start_worker, wait_for_final, _stop
+from tests.e2e.conftest import _stop, isolated_stack, start_worker, wait_for_final
 from tests.support import callgen
 from tests.support.fake_asr import FakeTranscriptionServer
 from tests.support.fake_llm import FakeLLM

@@ -1,4 +1,4 @@
-"""SIGKILL the worker while calls are in flight (SPEC 5.3): no accepted call is lost, none is
+"""SIGKILL the worker while calls are in flight (docs/pipeline.md#delivery-guarantees): no accepted call is lost, none is
 analysed twice. Runs its own database, broker index, worker and beat so that only the killed
 worker holds the in-flight tasks."""
 from __future__ import annotations

@@ -58,7 +58,7 @@ class Score:
     end_errors: list[float] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
 
-    def add(self, other: "Score") -> None:
+    def add(self, other: Score) -> None:
         for name, value in vars(other).items():
             setattr(self, name, getattr(self, name) + value)
 
@@ -141,7 +141,8 @@ def summarise(score: Score) -> dict:
         "p95 |err| ms": float(np.percentile(np.abs(lat), 95)) if len(lat) else float("nan"),
         "missed/extra turns": f"{score.missed_turns}/{score.extra_turns}",
         "missed/phantom intr": f"{score.missed_interruptions}/{score.phantom_interruptions}",
-        "type acc %": 100 * score.interruptions_typed_right / score.interruptions_typed if score.interruptions_typed else float("nan"),
+        "type acc %": (100 * score.interruptions_typed_right / score.interruptions_typed
+                       if score.interruptions_typed else float("nan")),
         "stop MAE ms": mae(score.stop_errors),
         "silence edge max ms": float(np.max(np.abs(score.silence_edge_errors))) if score.silence_edge_errors else 0.0,
         "missed/extra silences": f"{score.missed_silences}/{score.extra_silences}",

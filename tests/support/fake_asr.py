@@ -21,7 +21,7 @@ class FakeTranscriptionServer:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests.append((self.path, self.headers.get("Authorization"), body))
                 ok = fake.status == 200
@@ -40,7 +40,7 @@ class FakeTranscriptionServer:
         self.server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
 
-    def __enter__(self) -> "FakeTranscriptionServer":
+    def __enter__(self) -> FakeTranscriptionServer:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

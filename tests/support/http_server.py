@@ -13,6 +13,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 class RecordingServer:
     """Routes: /files/<name> (registered bytes), /slowfiles/<name> (the same after slow_seconds),
+    /flaky/<name> (503 while flaky[name] > 0, counting it down, then the bytes),
     /status/<code>, /redirect/<n>/<name> (n hops),
     /loop, /to?url=<absolute> (one redirect), /slow (stalls), /chunked/<name> (no Content-Length)."""
 
@@ -20,6 +21,7 @@ class RecordingServer:
         self.files: dict[str, tuple[bytes, str]] = {}
         self.requests: list[tuple[str, str]] = []  # (path, Host header)
         self.slow_seconds = 1.0
+        self.flaky: dict[str, int] = {}  # name → how many more requests of /flaky/<name> fail
         # path → called with the client's (host, port) before answering (fault injection)
         self.hooks: dict[str, callable] = {}
         server = self
@@ -41,6 +43,12 @@ class RecordingServer:
                     return self._send(200, body, ctype)
                 if route == "slowfiles" and parts[1] in server.files:
                     time.sleep(server.slow_seconds)
+                    body, ctype = server.files[parts[1]]
+                    return self._send(200, body, ctype)
+                if route == "flaky" and parts[1] in server.files:
+                    if server.flaky.get(parts[1], 0) > 0:
+                        server.flaky[parts[1]] -= 1
+                        return self._send(503, b"busy", "text/plain")
                     body, ctype = server.files[parts[1]]
                     return self._send(200, body, ctype)
                 if route == "chunked" and parts[1] in server.files:

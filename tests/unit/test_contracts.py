@@ -12,6 +12,25 @@ def test_catalogue_and_registry_list_the_same_metrics():
     assert list(REGISTRY) == list(STANDARD_KEYS)
 
 
+def test_one_pipeline_task_name_and_one_api_prefix():
+    """calls.analyze is sent by the web by name and registered by the worker: one string."""
+    from app.api import PREFIX
+    from app.api.openapi import PREFIX as OPENAPI_PREFIX
+    from app.paths import API_PREFIX
+    from app.queue import ANALYZE_TASK
+    from workers import pipeline
+
+    assert pipeline.ANALYZE is ANALYZE_TASK
+    assert PREFIX is API_PREFIX and OPENAPI_PREFIX is API_PREFIX
+
+
+def test_the_workers_speaking_roles_are_api_roles():
+    from app.api.schemas import ROLES
+    from workers.metrics.inputs import ROLE_OF, SPEAKERS
+
+    assert set(SPEAKERS) <= set(ROLES) and {ROLE_OF[p] for p in SPEAKERS.values()} == set(SPEAKERS)
+
+
 def test_transitions():
     assert can_transition(ANALYSIS_TRANSITIONS, "pending", "computed")
     assert not can_transition(ANALYSIS_TRANSITIONS, "computed", "failed")

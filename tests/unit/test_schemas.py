@@ -1,6 +1,7 @@
-"""Error flattening for 422 details (SPEC 2.2: dotted paths)."""
-from app.api.schemas import CallCreateSchema, flatten_messages
+"""Error flattening for 422 details (docs/api.md#errors: dotted paths)."""
 from marshmallow import ValidationError
+
+from app.api.schemas import CallCreateSchema, flatten_messages
 
 
 def test_flatten_nested_paths():

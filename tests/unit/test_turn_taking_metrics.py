@@ -8,12 +8,11 @@ derived in the comments.
 import pytest
 
 from app.catalogue import DEFAULT_THRESHOLDS
+from tests.support.transcripts import AI, CALL, U
 from workers.metrics.inputs import Skip, from_transcript
-from workers.pipeline import AUDIO_ONLY
 from workers.metrics.registry import REGISTRY, compute
 from workers.metrics.turn_taking import percentile
-
-from tests.support.transcripts import AI, CALL, U
+from workers.pipeline import AUDIO_ONLY
 
 
 def run(key, transcript=CALL, direction="inbound", **thresholds):

@@ -23,10 +23,10 @@ class Sent:
     """Records sent tasks instead of publishing them (the stage under test is run by hand)."""
 
     def __init__(self):
-        self.tasks: list[tuple[str, int, tuple]] = []
+        self.tasks: list[tuple[str, int]] = []
 
-    def __call__(self, name, call_id, then=()):
-        self.tasks.append((name, call_id, tuple(then)))
+    def __call__(self, name, call_id):
+        self.tasks.append((name, call_id))
 
 
 class NoQueue:

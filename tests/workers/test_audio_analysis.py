@@ -27,7 +27,7 @@ def call():
 def transcript_of(call, swap=False):
     roles = {"ai": "AI Assistant", "user": "User"}
     return [{"role": roles[line.party], "content": line.text, "start_time": s, "end_time": e}
-            for party in ("ai", "user") for line, (s, e) in zip([l for l in call.lines if l.party == party],
+            for party in ("ai", "user") for line, (s, e) in zip([x for x in call.lines if x.party == party],
                                                               call.truth[party])]
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import socket
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -80,7 +80,7 @@ def test_an_exception_reports_its_line(sandbox):
 
 def test_the_context_is_built_from_the_call_and_its_results():
     call = {"id": 3, "workspace_id": 9, "call_identifier": "x", "agent_id": 4, "observation_type": "voice",
-            "call_direction": "inbound", "call_timestamp": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc),
+            "call_direction": "inbound", "call_timestamp": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
             "duration_seconds": None, "recording_info": {"duration_seconds": 42.5}, "metadata": {"k": "v"},
             "transcript": CONTEXT["transcript"], "transcript_source": "provided"}
     standard = [{"metric_key": "latency_ms", "status": "computed", "result_data": {"average_ms": 1}},

@@ -32,7 +32,7 @@ def twice_at_once(stage, deps, call_id) -> None:
         barrier.wait()
         try:
             stage(deps, call_id)
-        except Exception as exc:  # noqa: BLE001 (reported below)
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

@@ -5,8 +5,9 @@ import socket
 
 import pytest
 
-from workers.fetch import AddressPolicy, Downloader, FetchFailed, FetchLimits, is_public
 from tests.support.http_server import RecordingServer
+from workers.failure import StageFailure
+from workers.fetch import AddressPolicy, Downloader, FetchLimits, is_public
 
 LOOPBACK = AddressPolicy([ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")])
 PUBLIC = AddressPolicy(None)
@@ -93,9 +94,9 @@ def test_loopback_confinement_refuses_public_and_private():
 ])
 def test_address_tricks_are_refused_before_any_dial(url, tmp_path):
     dialer = RecordingDialer()
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(url, tmp_path, policy=PUBLIC, resolver=numeric_only_resolver, dialer=dialer)
-    assert err.value.code == "recording_forbidden_address" and err.value.permanent
+    assert err.value.code == "recording_forbidden_address" and not err.value.transient
     assert dialer.dialled == []
 
 
@@ -103,7 +104,7 @@ def test_address_tricks_are_refused_before_any_dial(url, tmp_path):
                                      ["::1"], ["fd00::5"]])
 def test_names_resolving_to_private_addresses_are_refused(answers, tmp_path):
     dialer = RecordingDialer()
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch("https://recordings.example.com/a.wav", tmp_path, policy=PUBLIC,
               resolver=fake_dns({"recordings.example.com": answers}), dialer=dialer)
     assert err.value.code == "recording_forbidden_address"
@@ -124,7 +125,7 @@ def test_connects_to_the_checked_address_and_keeps_the_host_header(server, tmp_p
 
 def test_redirect_to_a_private_address_is_refused(server, tmp_path):
     dialer = RecordingDialer(loopback_port=server.port)
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/to?url=http://10.9.8.7/secret"), tmp_path, policy=LOOPBACK,
               resolver=numeric_only_resolver, dialer=dialer)
     assert err.value.code == "recording_forbidden_address"
@@ -134,7 +135,7 @@ def test_redirect_to_a_private_address_is_refused(server, tmp_path):
 def test_redirect_to_a_name_resolving_privately_is_refused(server, tmp_path):
     dialer = RecordingDialer(loopback_port=server.port)
     resolver = fake_dns({"evil.example": ["192.168.0.1"]})
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/to?url=http://evil.example/x.wav"), tmp_path, resolver=resolver, dialer=dialer)
     assert err.value.code == "recording_forbidden_address"
     assert len(dialer.dialled) == 1
@@ -143,41 +144,41 @@ def test_redirect_to_a_name_resolving_privately_is_refused(server, tmp_path):
 def test_three_redirects_followed_four_refused(server, tmp_path):
     server.add("r.wav", b"RIFFxx")
     assert fetch(server.url("/redirect/3/r.wav"), tmp_path).bytes == 6
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/redirect/4/r.wav"), tmp_path)
-    assert err.value.code == "recording_unreachable" and err.value.permanent
-    with pytest.raises(FetchFailed):
+    assert err.value.code == "recording_unreachable" and not err.value.transient
+    with pytest.raises(StageFailure):
         fetch(server.url("/loop"), tmp_path)
 
 
 @pytest.mark.parametrize("status,permanent", [(404, True), (403, True), (410, True), (500, False),
                                               (503, False), (429, False)])
 def test_http_errors_are_classified(server, tmp_path, status, permanent):
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url(f"/status/{status}"), tmp_path)
-    assert err.value.code == "recording_unreachable" and err.value.permanent is permanent
+    assert err.value.code == "recording_unreachable" and err.value.transient is not permanent
 
 
 def test_too_large_declared_and_streamed(server, tmp_path):
     server.add("big.wav", b"x" * 50_000)
     limits = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10, max_bytes=10_000)
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/files/big.wav"), tmp_path, limits=limits)
-    assert err.value.code == "recording_too_large" and err.value.permanent
-    with pytest.raises(FetchFailed) as err:
+    assert err.value.code == "recording_too_large" and not err.value.transient
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/chunked/big.wav"), tmp_path, limits=limits)
     assert err.value.code == "recording_too_large"
 
 
 def test_stalled_server_times_out_as_transient(server, tmp_path):
     limits = FetchLimits(connect_timeout=1, read_timeout=0.5, total_timeout=5)
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/slow"), tmp_path, limits=limits)
-    assert err.value.code == "recording_unreachable" and not err.value.permanent
+    assert err.value.code == "recording_unreachable" and err.value.transient
 
 
 def test_empty_body_is_undecodable(server, tmp_path):
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.add("empty.wav", b""), tmp_path)
     assert err.value.code == "undecodable_audio"
 
@@ -186,9 +187,9 @@ def test_empty_body_is_undecodable(server, tmp_path):
                                  "http://127.0.0.1\\@10.0.0.1/a.wav", "http:///a.wav", "http://127.0.0.1:99999/"])
 def test_odd_urls_are_refused(url, tmp_path):
     dialer = RecordingDialer()
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(url, tmp_path, dialer=dialer)
-    assert err.value.permanent and dialer.dialled == []
+    assert not err.value.transient and dialer.dialled == []
 
 
 def test_proxy_environment_is_ignored(server, tmp_path, monkeypatch):
@@ -205,16 +206,16 @@ def test_proxy_environment_is_ignored(server, tmp_path, monkeypatch):
 def test_dripping_server_hits_the_total_deadline(server, tmp_path):
     limits = FetchLimits(connect_timeout=1, read_timeout=2, total_timeout=1.5)
     started = __import__("time").monotonic()
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/drip"), tmp_path, limits=limits)
-    assert err.value.code == "recording_unreachable" and not err.value.permanent
+    assert err.value.code == "recording_unreachable" and err.value.transient
     assert __import__("time").monotonic() - started < 5
 
 
 def test_server_lying_about_content_length_is_transient(server, tmp_path):
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/liar"), tmp_path)
-    assert err.value.code == "recording_unreachable" and not err.value.permanent
+    assert err.value.code == "recording_unreachable" and err.value.transient
 
 
 def test_endless_body_stops_at_the_size_limit_with_bounded_memory(server, tmp_path):
@@ -222,8 +223,8 @@ def test_endless_body_stops_at_the_size_limit_with_bounded_memory(server, tmp_pa
 
     limits = FetchLimits(connect_timeout=2, read_timeout=5, total_timeout=60, max_bytes=64 * 1024 * 1024)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with pytest.raises(FetchFailed) as err:
+    with pytest.raises(StageFailure) as err:
         fetch(server.url("/endless"), tmp_path, limits=limits)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
-    assert err.value.code == "recording_too_large" and err.value.permanent
+    assert err.value.code == "recording_too_large" and not err.value.transient
     assert grown_mb < 32, f"streaming 64 MiB grew the process by {grown_mb:.0f} MB"

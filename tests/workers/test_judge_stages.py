@@ -11,7 +11,7 @@ from app.service import metrics as metrics_service
 from tests.support.fake_llm import FakeLLM
 from tests.support.transcripts import CALL
 from workers.judges.llm import OpenAIJudge
-from workers.pipeline import CODE_JUDGES, FINALIZE, LLM_JUDGES, TRANSCRIPT_METRICS
+from workers.pipeline import CODE_JUDGES, LLM_JUDGES, TRANSCRIPT_METRICS
 from workers.stages import analyze, finalize, judges, transcript
 
 pytestmark = pytest.mark.services
@@ -43,7 +43,7 @@ def run_transcript_call(deps, new_call, sent, **fields) -> int:
     assert sorted(t[0] for t in sent.tasks if t[1] == call_id) == sorted(expected)
     transcript.compute_transcript_metrics(deps, call_id)
     judges.run_llm_judges(deps, call_id)
-    assert [t for t in sent.tasks if t[0] == CODE_JUDGES and t[1] == call_id] == [(CODE_JUDGES, call_id, (FINALIZE,))]
+    assert [t for t in sent.tasks if t[0] == CODE_JUDGES and t[1] == call_id] == [(CODE_JUDGES, call_id)]
     judges.run_code_judges(deps, call_id)
     finalize.finalize_call(deps, call_id)
     return call_id

@@ -8,7 +8,7 @@ import pytest
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 from tests.support.transcripts import CALL
-from workers.pipeline import AUDIO_ONLY, AUDIO_METRICS, CODE_JUDGES, FETCH_RECORDING, FINALIZE, TRANSCRIPT_METRICS
+from workers.pipeline import AUDIO_ONLY, CODE_JUDGES, FETCH_RECORDING, TRANSCRIPT_METRICS
 from workers.stages import analyze, audio, finalize, recording, sweep, transcript
 
 pytestmark = pytest.mark.services
@@ -27,12 +27,12 @@ def test_transcript_branch_runs_once_and_triggers_finalize_once(env):
     deps, sent, new_call, db = env
     call_id = new_call(transcript=CALL)
     analyze.analyze_call(deps, call_id)
-    assert sent.tasks == [(TRANSCRIPT_METRICS, call_id, ())]
+    assert sent.tasks == [(TRANSCRIPT_METRICS, call_id)]
     transcript.compute_transcript_metrics(deps, call_id)
     first = results(db, call_id)
     transcript.compute_transcript_metrics(deps, call_id)  # a redelivery
     assert results(db, call_id) == first
-    assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id, (FINALIZE,))]
+    assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id)]
     finalize.finalize_call(deps, call_id)
     finalize.finalize_call(deps, call_id)
     history = db.execute("SELECT field, to_status FROM call_status_history WHERE call_id = %s ORDER BY id",
@@ -47,15 +47,15 @@ def test_join_waits_for_both_branches(env):
     with RecordingServer() as server:
         call_id = new_call(transcript=CALL, recording_url=server.add("a.wav", wav_bytes(1.0)))
         analyze.analyze_call(deps, call_id)
-        assert sorted(sent.tasks) == sorted([(TRANSCRIPT_METRICS, call_id, ()),
-                                             (FETCH_RECORDING, call_id, (AUDIO_METRICS,))])
+        assert sorted(sent.tasks) == sorted([(TRANSCRIPT_METRICS, call_id),
+                                             (FETCH_RECORDING, call_id)])
         transcript.compute_transcript_metrics(deps, call_id)
         assert not any(t[0] == CODE_JUDGES for t in sent.tasks)  # audio still running
         recording.fetch_recording(deps, call_id)
         recording.fetch_recording(deps, call_id)  # redelivered: finds the branch fetched, does nothing
         assert deps.storage.exists(row(db, call_id)["recording_key"])
         audio.compute_audio_metrics(deps, call_id)
-        assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id, (FINALIZE,))]
+        assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id)]
 
 
 def test_stage_delivered_too_often_fails_the_call_worker_lost(env):
@@ -147,3 +147,18 @@ def test_a_recording_over_the_duration_limit_fails_recording_too_long(env):
     call = row(db, lying)
     assert call["audio_branch"] == "fetched"
     assert call["recording_info"]["duration_seconds"] == pytest.approx(2.0, abs=0.05)
+
+
+def test_a_worker_without_transcriber_marks_transcription_not_applicable(env):
+    """The transcriber is the worker's setting (docs/configuration.md#the-transcriber-belongs-to-the-worker):
+    the web marks every voice recording for transcription, a worker without one says not_applicable."""
+    deps, sent, new_call, db = env
+    deps = replace(deps, transcriber=None)
+    with RecordingServer() as server:
+        call_id = new_call(transcript=CALL, recording_url=server.add("n.wav", wav_bytes(1.0)))
+        assert row(db, call_id)["transcription_status"] == "pending"
+        analyze.analyze_call(deps, call_id)
+        recording.fetch_recording(deps, call_id)
+        audio.compute_audio_metrics(deps, call_id)
+    assert row(db, call_id)["transcription_status"] == "not_applicable"
+    assert results(db, call_id)["transcription_accuracy"]["error_code"] == "no_generated_transcript"

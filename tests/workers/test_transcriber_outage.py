@@ -14,9 +14,9 @@ from tests.support.http_server import RecordingServer
 from tests.support.transcripts import CALL
 from tests.workers.test_judge_stages import POLITE, custom, define
 from workers.asr.remote import OpenAITranscriber
+from workers.failure import StageFailure
 from workers.pipeline import CODE_JUDGES, LLM_JUDGES
 from workers.stages import analyze, audio, finalize, judges, recording, transcript
-from workers.stages.common import TransientStageError
 
 pytestmark = [pytest.mark.services,
               pytest.mark.skipif(not callgen.espeak_available(), reason="espeak-ng is installed by deploy/test.sh")]
@@ -48,12 +48,12 @@ def test_recording_only_call_keeps_its_audio_metrics(env, conversation, status, 
         deps = replace(deps, transcriber=OpenAITranscriber(asr.base_url, "", "whisper-1", 5))
         call_id = fetched_call(deps, new_call, server, conversation, transcript=None, metric_ids=[polite])
         if retried:
-            with pytest.raises(TransientStageError) as transient:
+            with pytest.raises(StageFailure) as transient:
                 audio.compute_audio_metrics(deps, call_id)  # a try with retries left
             assert transient.value.code == code
             assert db.execute("SELECT transcription_status FROM calls WHERE id = %s",
                               (call_id,)).fetchone()["transcription_status"] == "pending"
-        audio.compute_audio_metrics(deps, call_id, final_try=True)
+        audio.compute_audio_metrics(deps, call_id, retries_done=deps.settings.fetch_retries)
         tries = len(asr.requests)
     assert tries == (2 if retried else 1)  # the first channel's request fails each try
     rows = results(db, call_id)
@@ -83,7 +83,7 @@ def test_a_provided_transcript_is_judged_but_not_scored(env, conversation):
     with RecordingServer() as server, FakeTranscriptionServer(503) as asr:
         deps = replace(deps, transcriber=OpenAITranscriber(asr.base_url, "", "whisper-1", 5))
         call_id = fetched_call(deps, new_call, server, conversation, transcript=CALL)
-        audio.compute_audio_metrics(deps, call_id, final_try=True)
+        audio.compute_audio_metrics(deps, call_id, retries_done=deps.settings.fetch_retries)
     rows = results(db, call_id)
     assert (rows["transcription_accuracy"]["status"], rows["transcription_accuracy"]["error_code"]) == (
         "failed", "transcription_unavailable")

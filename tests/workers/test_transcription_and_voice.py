@@ -8,7 +8,7 @@ import pytest
 from app.catalogue import DEFAULT_THRESHOLDS
 from tests.support import callgen as cg
 from tests.support.fake_asr import FakeTranscriptionServer
-from workers.asr.base import TranscriberUnavailable, TranscriptionFailed
+from workers.asr.base import TranscriberUnavailable
 from workers.asr.local import model_path
 from workers.asr.remote import OpenAITranscriber
 from workers.asr.transcript import build_transcript
@@ -16,6 +16,7 @@ from workers.audio.activity import VadParams
 from workers.audio.analysis import analyse_recording
 from workers.audio.spill import ChannelSpill
 from workers.audio.voice import measure_ai_voice
+from workers.failure import StageFailure
 from workers.metrics.inputs import MetricInput
 from workers.metrics.registry import REGISTRY
 from workers.metrics.timeline import make_speech
@@ -49,12 +50,12 @@ def script(call: cg.SynthCall) -> list[dict]:
     """The call's true transcript (what each party said, when)."""
     return [{"role": "AI Assistant" if line.party == "ai" else "User", "content": line.text,
              "start_time": start, "end_time": end}
-            for line, (start, end) in zip(sorted(call.lines, key=lambda l: l.start), _ordered_truth(call))]
+            for line, (start, end) in zip(sorted(call.lines, key=lambda x: x.start), _ordered_truth(call))]
 
 
 def _ordered_truth(call):
     spans = {p: iter(call.truth[p]) for p in call.truth}
-    return [next(spans[line.party]) for line in sorted(call.lines, key=lambda l: l.start)]
+    return [next(spans[line.party]) for line in sorted(call.lines, key=lambda x: x.start)]
 
 
 def wer_against_script(call, generated) -> dict:
@@ -160,7 +161,7 @@ def test_remote_engine_sends_each_channel_and_reads_word_times(tmp_path):
 def test_remote_engine_errors_say_whether_to_retry(tmp_path, status, transient):
     channel = tmp_path / "channel0.wav"
     channel.write_bytes(b"RIFF")
-    with FakeTranscriptionServer(status) as fake, pytest.raises(TranscriptionFailed) as failure:
+    with FakeTranscriptionServer(status) as fake, pytest.raises(StageFailure) as failure:
         OpenAITranscriber(fake.base_url, "", "m", 5).transcribe(str(channel))
     assert failure.value.transient is transient
 
@@ -186,7 +187,7 @@ def test_clarity_ranks_clean_above_noisy_and_telephone(clarity):
     print("\n" + ", ".join(f"{k} {v['score']}" for k, v in clarity.items()))
     assert clarity["clean"]["score"] >= clarity["noisy"]["score"] + 0.5
     assert clarity["clean"]["score"] >= clarity["telephone"]["score"] + 0.5
-    assert 1 <= min(v["score"] for v in clarity.values()) and max(v["score"] for v in clarity.values()) <= 5
+    assert min(v["score"] for v in clarity.values()) >= 1 and max(v["score"] for v in clarity.values()) <= 5
     # the reasons come along: the telephone line's bandwidth, the noisy line's SNR
     assert clarity["telephone"]["bandwidth_hz"] < 3600 and clarity["noisy"]["snr_db"] < clarity["clean"]["snr_db"] - 6
 

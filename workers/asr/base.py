@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from workers.failure import StageFailure
+
 
 @dataclass(frozen=True)
 class Word:
@@ -16,19 +18,17 @@ class TranscriberUnavailable(RuntimeError):
     """The engine cannot run as configured (missing model, bad setting): raised at worker start."""
 
 
-class TranscriptionFailed(Exception):
-    """One channel could not be transcribed; `transient` says whether a retry may help."""
-
-    def __init__(self, message: str, transient: bool = False):
-        super().__init__(message)
-        self.message, self.transient = message, transient
+def transcription_failure(message: str, transient: bool = False) -> StageFailure:
+    """One channel could not be transcribed: `transcription_unavailable` when a retry may help
+    (429, 5xx, timeouts), else `transcription_failed` (a rejected key, a broken engine)."""
+    return StageFailure("transcription_unavailable" if transient else "transcription_failed", message, transient)
 
 
 class Transcriber(Protocol):
     name: str
 
     def transcribe(self, wav_path: str) -> list[Word]:
-        """Timed words of one mono 16 kHz WAV channel. Raises TranscriptionFailed."""
+        """Timed words of one mono 16 kHz WAV channel. Raises StageFailure (transcription_failure)."""
 
     def transcribe_channels(self, wav_paths: list[str], speech: list[list[tuple[float, float]]] | None = None
                             ) -> list[list[Word]]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workers.asr.base import TranscriberUnavailable, TranscriptionFailed, Word
+from workers.asr.base import TranscriberUnavailable, Word, transcription_failure
 from workers.audio.spill import RATE, read_span
 
 BATCH_SIZE = 8
@@ -95,7 +95,7 @@ class WhisperTranscriber:
             words[channel].extend(found)
         return [sorted(w, key=lambda word: word.start) for w in words]
 
-    def _clips(self, track: "SpeechTrack", clips: list[tuple[float, float]]) -> list[Word]:
+    def _clips(self, track: SpeechTrack, clips: list[tuple[float, float]]) -> list[Word]:
         try:
             segments, _ = self._pipeline.transcribe(
                 track.audio, language="en", beam_size=1, batch_size=BATCH_SIZE, word_timestamps=True,
@@ -103,7 +103,7 @@ class WhisperTranscriber:
             return [Word(*track.to_channel(w.start, w.end), w.word.strip())
                     for segment in segments for w in (segment.words or []) if w.word.strip()]
         except Exception as exc:  # the engine's own errors: a bug or a broken file, not worth a retry
-            raise TranscriptionFailed(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
+            raise transcription_failure(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
 
     def transcribe(self, wav_path: str) -> list[Word]:
         try:
@@ -112,7 +112,7 @@ class WhisperTranscriber:
             words = [Word(round(w.start, 3), round(w.end, 3), w.word.strip())
                      for segment in segments for w in (segment.words or []) if w.word.strip()]
         except Exception as exc:  # the engine's own errors: a bug or a broken file, not worth a retry
-            raise TranscriptionFailed(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
+            raise transcription_failure(f"faster-whisper failed: {type(exc).__name__}: {exc}"[:300]) from exc
         return [w for w in (_on_sound(wav_path, word) for word in words) if w is not None]
 
 
@@ -169,7 +169,10 @@ def speech_track(wav_path: str, segments: list[tuple[float, float]]) -> SpeechTr
     parts = [(s + k * MAX_CLIP_S, min(e, s + (k + 1) * MAX_CLIP_S))
              for s, e in spans for k in range(max(1, math.ceil((e - s) / MAX_CLIP_S)))]
     pause = np.zeros(int(PAUSE_S * RATE), np.float32)
-    audio, pieces, clips, at = [], [], [], 0.0
+    audio: list[np.ndarray] = []
+    pieces: list = []
+    clips: list = []
+    at = 0.0
     for start, end in parts:
         samples = read_span(wav_path, start, end)
         if len(samples) == 0:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import requests
 
-from workers.asr.base import TranscriptionFailed, Word
+from workers.asr.base import Word, transcription_failure
 
 
 class OpenAITranscriber:
@@ -35,13 +35,13 @@ class OpenAITranscriber:
                 response = self.session.post(self.url, headers=self.headers, data=data, timeout=self.timeout,
                                              files={"file": ("channel.wav", audio, "audio/wav")})
         except requests.RequestException as exc:
-            raise TranscriptionFailed(f"transcription request failed: {type(exc).__name__}", transient=True) from exc
+            raise transcription_failure(f"transcription request failed: {type(exc).__name__}", transient=True) from exc
         if response.status_code != 200:
             transient = response.status_code == 429 or response.status_code >= 500
-            raise TranscriptionFailed(f"transcription endpoint answered {response.status_code}", transient=transient)
+            raise transcription_failure(f"transcription endpoint answered {response.status_code}", transient=transient)
         try:
             words = response.json()["words"]
             return [Word(float(w["start"]), float(w["end"]), str(w["word"]).strip())
                     for w in words if str(w["word"]).strip()]
         except (ValueError, KeyError, TypeError) as exc:
-            raise TranscriptionFailed("the transcription answer has no usable `words`") from exc
+            raise transcription_failure("the transcription answer has no usable `words`") from exc

@@ -1,9 +1,9 @@
-"""A transcript from per-channel words: turns with roles and times (SPEC 2.4 `generated`)."""
+"""A transcript from per-channel words: turns with roles and times (docs/metrics.md#transcription)."""
 from __future__ import annotations
 
 from workers.asr.base import Word
+from workers.metrics.inputs import ROLE_OF
 
-ROLES = {"ai": "AI Assistant", "user": "User"}
 MAX_PAUSE_S = 2.0  # a longer pause inside one party's speech starts a new turn
 
 
@@ -14,10 +14,10 @@ def build_transcript(words: dict[str, list[Word]]) -> list[dict]:
     turns: list[dict] = []
     for word, party in timeline:
         last = turns[-1] if turns else None
-        if last and last["role"] == ROLES[party] and word.start - last["end_time"] <= MAX_PAUSE_S:
+        if last and last["role"] == ROLE_OF[party] and word.start - last["end_time"] <= MAX_PAUSE_S:
             last["content"] += " " + word.text
             last["end_time"] = max(last["end_time"], round(word.end, 3))
         else:
-            turns.append({"role": ROLES[party], "content": word.text, "start_time": round(word.start, 3),
+            turns.append({"role": ROLE_OF[party], "content": word.text, "start_time": round(word.start, 3),
                           "end_time": round(word.end, 3)})
     return turns

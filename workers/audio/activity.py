@@ -43,8 +43,8 @@ class VadParams:
     onset: float = 0.5          # a segment starts when the score reaches this…
     offset: float = 0.35        # …and ends when it falls below this for min_silence_ms
     min_silence_ms: int = 200   # Silero dips inside a word (a fricative onset) for up to ~160 ms
-    merge_gap_ms: int = 300     # SPEC 4.1
-    min_segment_ms: int = 100   # SPEC 4.1
+    merge_gap_ms: int = 300     # docs/metrics.md#speech-activity
+    min_segment_ms: int = 100   # docs/metrics.md#speech-activity
     floor_margin_db: float = 2.5    # speech ≥ noise floor + this (on 30 ms-smoothed energy)
     level_drop_db: float = 36.0     # speech ≥ the segment's speech level − this
     search_before_ms: int = 160     # how far before Silero's start an edge may move
@@ -58,7 +58,6 @@ class VadParams:
     noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
     ceiling_margin_db: float = 1.0  # …plus this is the least a speech frame must reach
     ceiling_below_speech_db: float = 12.0  # the noise ceiling never comes closer to the speech level
-    edge_low_hz: float = 0.0        # edges from the energy above this frequency (0: the whole band)
     run_above_ceiling_db: float = 6.0   # a stretch of speech must peak this far above the noise ceiling
 
 
@@ -345,19 +344,6 @@ def band_presence(bands_db: np.ndarray, frames: int) -> np.ndarray:
     return presence
 
 
-_BAND_SCALE = float(FFT_SIZE * np.sum(_HANN.astype(np.float64) ** 2) / 2)  # band power sum → mean square
-
-
-def band_energy(bands_db: np.ndarray, low_hz: float) -> np.ndarray:
-    """Per-frame energy (dB, on the scale of energy_db) of the bands from `low_hz` up: mains hum
-    and the rumble of pink noise sit below a few hundred hertz, where speech edges carry little."""
-    first = int(low_hz // (RATE / 2 / len(BAND_EDGES)))
-    power = np.zeros(len(bands_db))
-    for band in range(first, bands_db.shape[1]):
-        power += 10 ** (bands_db[:, band].astype(np.float64) / 10)
-    return (10 * np.log10(power / _BAND_SCALE + 1e-12)).astype(np.float32)
-
-
 def smoothed(energy_db: np.ndarray, frames: int) -> np.ndarray:
     """Energy averaged (in the power domain) over `frames` 10 ms frames: steadier noise, so the
     edge threshold can sit closer to the noise floor."""
@@ -373,11 +359,9 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     """The channel's speech segments in seconds: Silero segments whose edges are refined on the
     channel's own (echo-masked) energy, merged and filtered. `other` is the opposite channel of
     a stereo call; a Silero segment that is only the other party's echo vanishes here."""
-    bands, other_bands = track.bands_db(), (other.bands_db() if other else None)
-    mine = track.energy_db() if not params.edge_low_hz else band_energy(bands, params.edge_low_hz)
-    theirs = (other.energy_db() if not params.edge_low_hz else band_energy(other_bands, params.edge_low_hz)) \
-        if other else None
-    energy = own_energy(mine, theirs, params, bands, other_bands)
+    mine = track.energy_db()
+    theirs = other.energy_db() if other else None
+    energy = own_energy(mine, theirs, params, track.bands_db(), other.bands_db() if other else None)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
     return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence), params)

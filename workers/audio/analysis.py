@@ -1,7 +1,7 @@
 """From a recording file to who spoke when: per-channel speech segments, the AI's channel, and
 (for mono recordings) attribution by the transcript's timings. Pure of the database and app.
 
-Channel roles (SPEC 4.1): `left` / `right` are taken as said. `auto` matches each channel's
+Channel roles (docs/metrics.md#speech-activity): `left` / `right` are taken as said. `auto` matches each channel's
 speech against the transcript's timed AI and user turns and picks the channel that sounds
 like the AI; without a timed transcript it falls back to `left` and says so. The decision and
 its confidence are part of the result.

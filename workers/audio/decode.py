@@ -6,7 +6,7 @@ n of the output is at n / rate seconds in the call, for compressed files as for 
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import av
 import numpy as np

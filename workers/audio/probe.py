@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
+from typing import cast
 
 import av
 
@@ -79,16 +80,16 @@ def probe(path: str) -> Recording:
             codec = stream.codec_context.name
             if codec not in CODECS[kind]:
                 raise UndecodableAudio(f"Unsupported {kind} audio codec {codec!r}.")
+            audio = cast(av.AudioCodecContext, stream.codec_context)  # the stream is an audio stream
             decoded = 0
             for frame in container.decode(stream):
-                decoded += frame.samples
-                if decoded >= stream.codec_context.sample_rate:  # one second proves it decodes
+                decoded += getattr(frame, "samples", 0)
+                if decoded >= audio.sample_rate:  # one second proves it decodes
                     break
             if decoded == 0:
                 raise UndecodableAudio("No audio could be decoded.")
             duration = _duration(container, stream, kind, size)
-            return Recording(kind, codec, round(duration, 3), stream.codec_context.channels,
-                             stream.codec_context.sample_rate, size)
+            return Recording(kind, codec, round(duration, 3), audio.channels, audio.sample_rate, size)
     except (av.FFmpegError, ValueError, OSError, EOFError) as exc:
         raise UndecodableAudio(f"The audio does not decode: {type(exc).__name__}") from None
 

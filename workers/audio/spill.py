@@ -21,7 +21,7 @@ class ChannelSpill:
         """`block`: (channels, samples) float32 at 16 kHz."""
         while len(self._writers) < block.shape[0]:
             path = os.path.join(self.directory, f"channel{len(self._writers)}.wav")
-            writer = wave.open(path, "wb")
+            writer = wave.open(path, "wb")  # noqa: SIM115 - held open across blocks, closed by close()
             writer.setnchannels(1)
             writer.setsampwidth(2)
             writer.setframerate(RATE)

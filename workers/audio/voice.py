@@ -62,7 +62,7 @@ def dnsmos(speech: np.ndarray) -> dict:
     while len(speech) < length:  # short calls: repeat, as the reference implementation does
         speech = np.concatenate([speech, speech])
     scores = []
-    starts = range(0, len(speech) - length + 1, int(WINDOW_S * RATE))
+    starts = list(range(0, len(speech) - length + 1, int(WINDOW_S * RATE)))
     if len(starts) > MAX_WINDOWS:
         starts = [starts[round(i * (len(starts) - 1) / (MAX_WINDOWS - 1))] for i in range(MAX_WINDOWS)]
     for start in starts:

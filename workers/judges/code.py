@@ -1,4 +1,4 @@
-"""Code-as-judge (SPEC 6.2): the documented `context`, the run in the sandbox, and the checks on
+"""Code-as-judge (docs/metrics.md#code-as-judge): the documented `context`, the run in the sandbox, and the checks on
 what the code set.
 
 `context` (JSON; times as ISO 8601 strings):
@@ -14,8 +14,14 @@ string; empty when not set) and may set structured_output["name" | "value" | "cl
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from app.codecheck import check_code
 from app.criteria import coerce_result
+from app.db.custom_results import CustomResultRow
+from app.db.results import ResultRow
+from app.status import COMPUTED, FAILED
 from workers.judges.sandbox import Sandbox
 from workers.judges.verdicts import Judgement
 
@@ -25,7 +31,8 @@ _CALL_FIELDS = ("id", "call_identifier", "agent_id", "observation_type", "call_d
                 "transcript_source")
 
 
-def code_context(call: dict, standard_results: list[dict], custom_results: list[dict]) -> dict:
+def code_context(call: Mapping[str, Any], standard_results: Sequence[ResultRow],
+                 custom_results: Sequence[CustomResultRow]) -> dict:
     """The `context` a code metric reads, from the call row and its results so far."""
     fields = {name: call.get(name) for name in _CALL_FIELDS}
     fields["client_id"] = call["workspace_id"]
@@ -35,14 +42,14 @@ def code_context(call: dict, standard_results: list[dict], custom_results: list[
     return {
         "call": fields,
         "transcript": transcript,
-        "standard_metrics": {r["metric_key"]: r["result_data"] for r in standard_results if r["status"] == "computed"},
+        "standard_metrics": {r["metric_key"]: r["result_data"] for r in standard_results if r["status"] == COMPUTED},
         "llm_metrics": {r["name"]: {"result": r["result"], "explanation": r["explanation"]}
-                        for r in custom_results if r["kind"] == "llm" and r["status"] == "computed"},
+                        for r in custom_results if r["kind"] == "llm" and r["status"] == COMPUTED},
         "duration_seconds": _duration(call, transcript),
     }
 
 
-def _duration(call: dict, transcript: list[dict]) -> float | None:
+def _duration(call: Mapping[str, Any], transcript: list[dict]) -> float | None:
     if call.get("duration_seconds") is not None:
         return float(call["duration_seconds"])
     if (call.get("recording_info") or {}).get("duration_seconds") is not None:
@@ -55,17 +62,17 @@ def judge_code(sandbox: Sandbox, metric: dict, context: dict) -> Judgement:
     """Run one code metric; every failure mode ends `failed` with its own code."""
     problems = check_code(metric["code"])
     if problems:
-        return Judgement("failed", error_code="code_forbidden", error_message=str(problems[0]))
+        return Judgement(FAILED, error_code="code_forbidden", error_message=str(problems[0]))
     report = sandbox.run(metric["code"], context)
     if report.code:
         where = f"line {report.line}: " if report.line else ""
-        return Judgement("failed", error_code=report.code, error_message=where + report.message,
+        return Judgement(FAILED, error_code=report.code, error_message=where + report.message,
                          duration_ms=report.duration_ms)
     failed = _output_problem(metric, report.metric, report.structured_output)
     if failed:
-        return Judgement("failed", error_code="invalid_result_type", error_message=failed,
+        return Judgement(FAILED, error_code="invalid_result_type", error_message=failed,
                          duration_ms=report.duration_ms)
-    return Judgement("computed", result=coerce_result(metric["result_type"], report.metric["result"],
+    return Judgement(COMPUTED, result=coerce_result(metric["result_type"], report.metric["result"],
                                                       metric.get("enum_values")),
                      explanation=report.metric.get("explanation") or "",
                      structured_output=report.structured_output or None, duration_ms=report.duration_ms)

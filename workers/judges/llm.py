@@ -1,4 +1,4 @@
-"""LLM-as-judge through any OpenAI-compatible chat-completions endpoint (SPEC 6.1).
+"""LLM-as-judge through any OpenAI-compatible chat-completions endpoint (docs/metrics.md#llm-as-judge).
 
 Protocol, per call:
 1. one batched request for all its LLM metrics, with a strict JSON-schema response format and
@@ -16,7 +16,6 @@ the usage of the request(s) that produced it, with `batch_size` when a batch sha
 from __future__ import annotations
 
 import logging
-import random
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +24,8 @@ from typing import Protocol
 import requests
 
 from app.criteria import coerce_result
+from app.status import COMPUTED, FAILED
+from workers.failure import RetryPolicy
 from workers.judges import prompt
 from workers.judges.verdicts import Judgement
 
@@ -43,7 +44,7 @@ class UnconfiguredJudge:
 
     def judge(self, transcript: list[dict], metrics: list[dict]) -> dict[int, Judgement]:
         message = "No LLM provider is configured (set CALLSCOPE_LLM_BASE_URL and CALLSCOPE_LLM_MODEL)."
-        return {m["metric_id"]: Judgement("failed", error_code="llm_not_configured", error_message=message)
+        return {m["metric_id"]: Judgement(FAILED, error_code="llm_not_configured", error_message=message)
                 for m in metrics}
 
 
@@ -64,7 +65,8 @@ class OpenAIJudge:
                  max_retries: int = 3, backoff_seconds: float = 1.0, session: requests.Session | None = None):
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model, self.timeout, self.concurrency = model, timeout, concurrency
-        self.max_retries, self.backoff_seconds = max_retries, backoff_seconds
+        self.max_retries = max_retries
+        self.retry = RetryPolicy(max_retries, backoff_seconds, cap_seconds=_RETRY_AFTER_CAP)
         self.session = session or requests.Session()
         self.session.trust_env = False  # no proxy variables: the endpoint is exactly the setting
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -75,7 +77,7 @@ class OpenAIJudge:
             reply = self._complete(text, metrics, structured=True)
         except ProviderError as exc:
             if exc.status not in _REFUSED_STRUCTURE:
-                return {m["metric_id"]: Judgement("failed", error_code=exc.code, error_message=exc.message)
+                return {m["metric_id"]: Judgement(FAILED, error_code=exc.code, error_message=exc.message)
                         for m in metrics}
             log.info("provider refused the structured batch; judging metric by metric", extra={"status": exc.status})
             return self._one_by_one(text, metrics)
@@ -83,7 +85,7 @@ class OpenAIJudge:
         verdicts, retry = {}, []
         for metric in metrics:
             verdict = _read(metric, reply.answer, usage)
-            if verdict.status == "computed":
+            if verdict.status == COMPUTED:
                 verdicts[metric["metric_id"]] = verdict
             else:
                 retry.append((metric, verdict.error_message))
@@ -105,15 +107,15 @@ class OpenAIJudge:
         requests, one if this is already the retry after an invalid batched answer)."""
         usage = dict(earlier_usage or {})
         attempts = 1 if correction else 2
-        verdict = Judgement("failed", error_code="invalid_judge_output")
+        verdict = Judgement(FAILED, error_code="invalid_judge_output")
         for _ in range(attempts):
             try:
                 reply = self._complete(text, [metric], structured=False, correction=correction)
             except ProviderError as exc:
-                return Judgement("failed", error_code=exc.code, error_message=exc.message, usage=usage)
+                return Judgement(FAILED, error_code=exc.code, error_message=exc.message, usage=usage)
             usage = _add_usage(usage, reply.usage)
             verdict = _read(metric, reply.answer, usage)
-            if verdict.status == "computed":
+            if verdict.status == COMPUTED:
                 return verdict
             correction = verdict.error_message
         return verdict
@@ -129,8 +131,9 @@ class OpenAIJudge:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             content = None
-        usage = data.get("usage") if isinstance(data, dict) and isinstance(data.get("usage"), dict) else {}
-        usage = {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens") if isinstance(usage.get(k), int)}
+        reported = data.get("usage") if isinstance(data, dict) else None
+        usage = {k: reported[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+                 if isinstance(reported, dict) and isinstance(reported.get(k), int)}
         return _Reply(prompt.parse_answer(content), usage)
 
     def _post(self, body: dict) -> dict:
@@ -153,7 +156,7 @@ class OpenAIJudge:
                 delay = _retry_after(response)
             if attempt == self.max_retries:
                 raise error
-            time.sleep(delay if delay is not None else self.backoff_seconds * 2 ** attempt * random.uniform(0.5, 1.5))
+            time.sleep(self.retry.delay(attempt, retry_after=delay))
         raise AssertionError("unreachable")
 
 
@@ -163,7 +166,7 @@ def _transient(status: int) -> bool:
 
 def _retry_after(response: requests.Response) -> float | None:
     try:
-        return min(_RETRY_AFTER_CAP, max(0.0, float(response.headers["Retry-After"])))
+        return float(response.headers["Retry-After"])  # RetryPolicy.delay caps it
     except (KeyError, ValueError):
         return None
 
@@ -172,15 +175,15 @@ def _read(metric: dict, answer: dict | None, usage: dict) -> Judgement:
     """The metric's verdict from a parsed answer; failed invalid_judge_output when it does not fit."""
     entry = (answer or {}).get(prompt.metric_key(metric))
     if not isinstance(entry, dict) or "result" not in entry:
-        return Judgement("failed", error_code="invalid_judge_output", usage=usage,
+        return Judgement(FAILED, error_code="invalid_judge_output", usage=usage,
                          error_message=f"no {{result, explanation}} for key {prompt.metric_key(metric)}")
     try:
         result = coerce_result(metric["result_type"], entry["result"], metric.get("enum_values"))
     except ValueError as exc:
-        return Judgement("failed", error_code="invalid_judge_output", usage=usage,
+        return Judgement(FAILED, error_code="invalid_judge_output", usage=usage,
                          error_message=f"result {entry['result']!r}: {exc}")
     explanation = entry.get("explanation")
-    return Judgement("computed", result=result, usage=usage,
+    return Judgement(COMPUTED, result=result, usage=usage,
                      explanation=explanation if isinstance(explanation, str) else "")
 
 

@@ -1,5 +1,5 @@
 """What the LLM judge is shown and asked: the transcript rendered with roles, timestamps and
-tool calls; the metrics as JSON; and the JSON schema its answer must follow (SPEC 6.1)."""
+tool calls; the metrics as JSON; and the JSON schema its answer must follow (docs/metrics.md#llm-as-judge)."""
 from __future__ import annotations
 
 import json

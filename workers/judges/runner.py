@@ -46,7 +46,8 @@ def _emit(report):
 
 def main():
     job = json.loads(sys.stdin.buffer.read())
-    metric, structured = {}, {}
+    metric: dict = {}
+    structured: dict = {}
     scope = {"__builtins__": _builtins(), "context": job["context"], "metric": metric,
              "structured_output": structured}
     try:

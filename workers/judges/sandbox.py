@@ -138,7 +138,7 @@ class Sandbox:
                              (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NOFILE, 32),
                              (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, _MAX_PROCESSES)):
             resource.setrlimit(limit, (value, value))
-        if self._uid is not None:
+        if self._uid is not None and self._gid is not None:
             os.setgroups([])
             os.setgid(self._gid)
             os.setuid(self._uid)
@@ -149,6 +149,8 @@ class Sandbox:
 def _exchange(proc: subprocess.Popen, payload: bytes, timeout: float) -> tuple[bytes, bool]:
     """Send the job, read at most MAX_OUTPUT_BYTES + 1 back, kill the process group at the deadline."""
     deadline = time.monotonic() + timeout
+    # started with stdin and stdout as pipes (run()), so both are set
+    assert proc.stdin is not None and proc.stdout is not None
     try:
         proc.stdin.write(payload)
         proc.stdin.close()
@@ -184,7 +186,8 @@ def _kill(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     proc.wait()
-    proc.stdout.close()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _interpret(returncode: int, output: bytes, timed_out: bool, timeout: float) -> RunReport:

@@ -1,5 +1,5 @@
 """Verdicts: what a judge returns per metric, whether a result passed its criteria, and
-whether the call succeeded (SPEC 6.3). Pure functions.
+whether the call succeeded (docs/metrics.md#call-success). Pure functions.
 
 Decisions where the spec is silent:
 - a custom metric without `pass_criteria` has no verdict (`passed: null`), except a boolean one,
@@ -12,9 +12,12 @@ Decisions where the spec is silent:
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from app.criteria import field_value, passes
+from app.db.results import ResultRow
+from app.status import COMPUTED, FAILED
 
 
 @dataclass
@@ -33,15 +36,15 @@ class Judgement:
 
 def custom_passed(metric: dict, judgement: Judgement) -> bool | None:
     """Whether a custom result passed its metric's criteria (None: no verdict)."""
-    if judgement.status != "computed":
-        return False if judgement.status == "failed" and metric.get("critical") else None
+    if judgement.status != COMPUTED:
+        return False if judgement.status == FAILED and metric.get("critical") else None
     criteria = metric.get("pass_criteria")
     if criteria is None and metric["result_type"] == "boolean":
         criteria = {"equals": True}
     return passes(criteria, judgement.result) if criteria else None
 
 
-def standard_verdicts(criteria: list[dict], results: list[dict]) -> dict[str, tuple[bool | None, bool]]:
+def standard_verdicts(criteria: list[dict], results: Sequence[ResultRow]) -> dict[str, tuple[bool | None, bool]]:
     """{metric_key: (passed, critical)} for every standard result an agent criterion names."""
     by_key = {r["metric_key"]: r for r in results}
     verdicts: dict[str, tuple[bool | None, bool]] = {}
@@ -52,9 +55,9 @@ def standard_verdicts(criteria: list[dict], results: list[dict]) -> dict[str, tu
             continue
         passed, critical = verdicts.get(key, (None, False))
         critical = critical or item.get("critical", True)
-        if result["status"] == "failed":
+        if result["status"] == FAILED:
             passed = False
-        elif result["status"] == "computed":
+        elif result["status"] == COMPUTED:
             value = field_value(result["result_data"], path)
             if value is not None:
                 ok = passes(item["criteria"], value)

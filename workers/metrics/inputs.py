@@ -5,7 +5,10 @@ from dataclasses import dataclass
 
 from workers.metrics.timeline import AI, USER, Speech, count_words, make_speech
 
+# The transcript roles that speak, and the party each is: the workers' one home for this map
+# (the API's full list of roles is app/api/schemas.py ROLES; a contract test ties the two).
 SPEAKERS = {"AI Assistant": AI, "User": USER}
+ROLE_OF = {party: role for role, party in SPEAKERS.items()}
 
 
 @dataclass(frozen=True)
@@ -20,14 +23,15 @@ class MetricInput:
     speech: Speech | None                 # None: no timed speech for this call
     words: dict[str, int] | None          # words per party; None without a transcript
     call_direction: str
-    thresholds: dict[str, int]            # milliseconds: the agent's settings over the defaults
+    # the agent's settings over the defaults: durations in ms, and voice_change_min_ratio (a ratio)
+    thresholds: dict[str, float]
     source: str = "transcript"
     voice: dict | None = None             # AI voice measurements (workers/audio/voice.py); audio only
     provided: list[dict] | None = None    # the transcript the caller sent
     generated: list[dict] | None = None   # the transcript made from the recording
 
 
-def from_transcript(transcript: list[dict] | None, call_direction: str, thresholds: dict[str, int]
+def from_transcript(transcript: list[dict] | None, call_direction: str, thresholds: dict[str, float]
                     ) -> MetricInput:
     """Speech from the spoken turns' start/end times (tool turns ignored). Timing metrics need
     every spoken turn timed: a partly timed transcript would invent silences, so it gives None."""
@@ -40,7 +44,7 @@ def from_transcript(transcript: list[dict] | None, call_direction: str, threshol
     timed = bool(spoken) and all(t.get("start_time") is not None and t.get("end_time") is not None for t in spoken)
     speech = None
     if timed:
-        segments = {AI: [], USER: []}
+        segments: dict[str, list[tuple[float, float]]] = {AI: [], USER: []}
         for turn in spoken:
             segments[SPEAKERS[turn["role"]]].append((turn["start_time"], turn["end_time"]))
         speech = make_speech(segments[AI], segments[USER])

@@ -3,8 +3,8 @@ here, a catalogue entry (app/catalogue.py) and a test. One metric raising never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from workers.metrics import turn_taking, voice, wer
 from workers.metrics.inputs import MetricInput, Skip

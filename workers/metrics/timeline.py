@@ -2,7 +2,7 @@
 
 Times are seconds from call start (floats). A *segment* is one stretch of one party's speech;
 a *turn* is a party's maximal run of segments not broken by the other party's speech in the
-gaps between them (SPEC 4.1). The same structures are built from a timed transcript or, later,
+gaps between them (docs/metrics.md#turns). The same structures are built from a timed transcript or, later,
 from voice activity in the audio, so every metric is computed once for both sources.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Turn-taking metrics of SPEC 4.2 over a Speech timeline (source-agnostic, pure).
+"""Turn-taking metrics (docs/metrics.md#the-catalogue) over a Speech timeline (source-agnostic, pure).
 
 Each function takes a MetricInput and returns result_data (a dict) or a Skip. Thresholds are
 milliseconds from the agent's analysis_settings merged over the SPEC defaults; each result
@@ -7,10 +7,10 @@ states the thresholds it used.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from workers.metrics.inputs import MetricInput, Skip
-from workers.metrics.timeline import (AI, USER, Segment, Speech, active_at, at, intersection, ms, other, total,
-                                      turns)
+from workers.metrics.timeline import AI, USER, Segment, Speech, active_at, at, intersection, ms, other, total, turns
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,7 +72,7 @@ def _spoken_until(segments: tuple[Segment, ...], current: Segment, until: float)
     return end
 
 
-def _interruptions(speech: Speech, interrupter: str, min_overlap_ms: int, backchannel_max_ms: int) -> list[dict]:
+def _interruptions(speech: Speech, interrupter: str, min_overlap_ms: float, backchannel_max_ms: float) -> list[dict]:
     """Turns of `interrupter` that start while the other party speaks, both speaking for
     ≥ min_overlap_ms (docs/metrics.md#interruptions).
 
@@ -153,7 +153,7 @@ def silence_detection(data: MetricInput):
     tagged = sorted([(s, e, AI) for s, e in speech.ai] + [(s, e, USER) for s, e in speech.user])
     if not tagged:
         return Skip("no_speech")
-    channels = {party: {"count": 0, "total_ms": 0, "events": []} for party in (AI, USER)}
+    channels: dict[str, dict[str, Any]] = {party: {"count": 0, "total_ms": 0, "events": []} for party in (AI, USER)}
     spoken_until, last_speaker, last_start = tagged[0][1], tagged[0][2], tagged[0][0]
     for start, end, party in tagged[1:]:
         gap = start - spoken_until

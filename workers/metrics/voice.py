@@ -1,4 +1,4 @@
-"""Voice metrics (SPEC 4.2): pure functions over the AI voice measurements made in the audio
+"""Voice metrics (docs/metrics.md#the-catalogue): pure functions over the AI voice measurements made in the audio
 stage (workers/audio/voice.py).
 
 voice_change_detection — one change-point rule on per-utterance voice features
@@ -41,7 +41,7 @@ def voice_tone_clarity(data: MetricInput) -> dict | Skip:
         return Skip("not_enough_ai_speech")
     score = min(5.0, max(1.0, 1 + 1.6 * (clarity["p808_mos"] - 2.0)))
     return {"score": round(score, 2), "method": "dnsmos_p808", **clarity,
-            "ai_speech_seconds": data.voice["speech_seconds"]}
+            "ai_speech_seconds": (data.voice or {}).get("speech_seconds")}
 
 
 def _t_statistics(x: np.ndarray, k: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""transcription_accuracy (SPEC 4.2): the provided transcript scored against the one generated
+"""transcription_accuracy (docs/metrics.md#transcription-accuracy): the provided transcript scored against the one generated
 from the recording.
 
 The generated transcript is the reference (it comes from the audio itself) and the provided one
@@ -18,13 +18,12 @@ import re
 
 import jiwer
 
-from workers.metrics.inputs import MetricInput, Skip
+from workers.metrics.inputs import SPEAKERS, MetricInput, Skip
 
 FILLERS = {"um", "uh", "uhm", "umm", "erm", "er", "ah", "hmm", "hm", "mm", "mhm"}
-ROLES = {"AI Assistant": "ai", "User": "user"}
-_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-         "sixteen seventeen eighteen nineteen").split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _ORDINALS = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
              "nine": "ninth", "twelve": "twelfth"}
 _TOKEN = re.compile(r"(\d+)(st|nd|rd|th|%)?$")
@@ -50,7 +49,7 @@ def _ordinal(words: str) -> str:
 
 
 def normalise(text: str | None) -> list[str]:
-    words = []
+    words: list[str] = []
     for token in re.sub(r"[-–—/]", " ", (text or "").lower()).split():
         token = re.sub(r"[^\w%']|_", "", token).strip("'")
         match = _TOKEN.match(token)
@@ -65,8 +64,8 @@ def normalise(text: str | None) -> list[str]:
 def _role_words(transcript: list[dict]) -> dict[str, list[str]]:
     words: dict[str, list[str]] = {"ai": [], "user": []}
     for turn in transcript:
-        if turn.get("role") in ROLES:
-            words[ROLES[turn["role"]]].extend(normalise(turn.get("content")))
+        if turn.get("role") in SPEAKERS:
+            words[SPEAKERS[turn["role"]]].extend(normalise(turn.get("content")))
     return words
 
 

@@ -1,4 +1,4 @@
-"""Building blocks every stage uses: claim a delivery, end a branch (the join), fail a call."""
+"""Building blocks every stage uses: claim a delivery, write results, end a branch (the join), fail a call."""
 from __future__ import annotations
 
 import logging
@@ -6,34 +6,32 @@ import logging
 from app.db import custom_results as custom_db
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
-from app.db.pool import transaction
+from app.db.pipeline import CallRow
+from app.db.pool import Conn, transaction
 from app.errors import FAILURE_CODES
+from app.status import COMPUTED, DONE, FAILED, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
-from workers.metrics.registry import Outcome
+from workers.failure import StageFailure
 from workers.judges.verdicts import Judgement, custom_passed
-from workers.pipeline import AFTER_JOIN
+from workers.metrics.registry import Outcome
 
 log = logging.getLogger(__name__)
 
 
-class TransientStageError(Exception):
-    """Worth retrying (network, 5xx, timeouts); after the last retry it fails the branch."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
-
-
-def begin_stage(deps: WorkerDeps, call_id: int, stage: str) -> dict | None:
+def begin_stage(deps: WorkerDeps, call_id: int, stage: str, retries_done: int = 0) -> CallRow | None:
     """Count this delivery (committed before any work, so a delivery that kills its worker is
     counted too) and load the call. None when there is nothing to do: the call is unknown or
-    already final, or the stage was delivered too often (the call then fails `worker_lost`)."""
+    already final, or the stage was delivered too often (the call then fails `worker_lost`).
+
+    Deliveries that are retries (`retries_done`, decided by the retry policy) do not count
+    against CALLSCOPE_MAX_STAGE_DELIVERIES: that limit is for redeliveries after a worker died,
+    and counting retries made a retry budget above it end `worker_lost`."""
     with transaction(deps.pool) as conn:
         deliveries = pipeline_db.register_delivery(conn, call_id, stage)
         call = pipeline_db.load_call(conn, call_id)
-    if call is None or call["analysis_status"] != "pending":
+    if call is None or call["analysis_status"] != PENDING:
         return None
-    if deliveries > deps.settings.max_stage_deliveries:
+    if deliveries - retries_done > deps.settings.max_stage_deliveries:
         log.error("stage delivered too often; giving the call up",
                   extra={"call_id": call_id, "task": stage, "deliveries": deliveries})
         fail_call(deps, call_id, "worker_lost",
@@ -47,17 +45,17 @@ def end_stage(deps: WorkerDeps, call_id: int, stage: str) -> None:
         pipeline_db.finish_stage(conn, call_id, stage)
 
 
-def write_outcomes(conn, call_id: int, outcomes: dict[str, Outcome], source: str) -> None:
+def write_outcomes(conn: Conn, call_id: int, outcomes: dict[str, Outcome], source: str) -> None:
     """Write each outcome once (pending → terminal); a redelivery's rewrite is a no-op."""
     for key, outcome in outcomes.items():
         results_db.complete_result(
             conn, call_id, key, outcome.status,
-            source=source if outcome.status == "computed" else None,
+            source=source if outcome.status == COMPUTED else None,
             result_data=outcome.result_data, error_code=outcome.error_code, error_message=outcome.error_message,
         )
 
 
-def write_judgements(conn, call_id: int, judged: list[tuple[dict, Judgement]]) -> None:
+def write_judgements(conn: Conn, call_id: int, judged: list[tuple[dict, Judgement]]) -> None:
     """Write custom results once (pending → terminal), with their pass verdict."""
     for metric, verdict in judged:
         custom_db.complete_custom_result(
@@ -67,34 +65,24 @@ def write_judgements(conn, call_id: int, judged: list[tuple[dict, Judgement]]) -
             error_message=verdict.error_message, usage=verdict.usage, duration_ms=verdict.duration_ms)
 
 
-def complete_branch(deps: WorkerDeps, call_id: int, branch: str, new_state: str,
-                    outcomes: dict[str, Outcome] | None = None, source: str | None = None,
-                    failure: tuple[str, str] | None = None,
-                    judged: list[tuple[dict, Judgement]] | None = None, end_llm_branch: bool = False,
-                    llm_failure: tuple[str, str] | None = None) -> None:
-    """Write a branch's results and move its state in one transaction; the last branch to end
-    starts the code judges and finalize after the commit. `end_llm_branch`: the LLM judges were
-    waiting for a transcript this branch was to generate and did not, and their branch ends in
-    the same transaction: they fail with `llm_failure` when something broke (the recording, the
-    transcriber — worth a reanalyze), else they are skipped (`no_transcript`: nothing to judge)."""
-    with transaction(deps.pool) as conn:
-        if outcomes:
-            write_outcomes(conn, call_id, outcomes, source or "transcript")
-        if judged:
-            write_judgements(conn, call_id, judged)
-        if failure:
-            pipeline_db.record_failure(conn, call_id, *failure)
-        _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, new_state,
-                                                   failure[0] if failure else None)
-        if end_llm_branch:
-            if llm_failure:
-                custom_db.fail_pending_custom_results(conn, call_id, *llm_failure, kind="llm")
-            else:
-                custom_db.skip_pending_custom_results(conn, call_id, "llm", "no_transcript")
-            _, llm_join = pipeline_db.advance_branch(conn, call_id, "llm_branch", "done")
-            join_ready = join_ready or llm_join
-    if join_ready:
-        deps.send(AFTER_JOIN[0], call_id, then=AFTER_JOIN[1:])
+def end_branch(conn: Conn, call_id: int, branch: str, state: str, failure: StageFailure | None = None) -> bool:
+    """Move `branch` to `state` (recording `failure` as the call's, when given); True when this
+    transaction ended the last branch (the join: the pipeline then sends the code judges)."""
+    if failure:
+        pipeline_db.record_failure(conn, call_id, failure.code, failure.message)
+    _, join_ready = pipeline_db.advance_branch(conn, call_id, branch, state, failure.code if failure else None)
+    return join_ready
+
+
+def end_unjudged_llm_branch(conn: Conn, call_id: int, broken: StageFailure | None) -> bool:
+    """The LLM judges waited for a transcript that will not come: they fail with `broken` when
+    something broke (the recording, the transcriber: worth a reanalyze), else they are skipped
+    (`no_transcript`: nothing to judge). True when this ended the last branch."""
+    if broken:
+        custom_db.fail_pending_custom_results(conn, call_id, broken.code, broken.message, kind="llm")
+    else:
+        custom_db.skip_pending_custom_results(conn, call_id, "llm", "no_transcript")
+    return end_branch(conn, call_id, LLM_BRANCH, DONE)
 
 
 def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = None) -> None:
@@ -104,6 +92,6 @@ def fail_call(deps: WorkerDeps, call_id: int, code: str, message: str | None = N
     with transaction(deps.pool) as conn:
         pipeline_db.record_failure(conn, call_id, code, message)
         for key in results_db.pending_metric_keys(conn, call_id):
-            results_db.complete_result(conn, call_id, key, "failed", error_code=code, error_message=message)
+            results_db.complete_result(conn, call_id, key, FAILED, error_code=code, error_message=message)
         custom_db.fail_pending_custom_results(conn, call_id, code, message)
-        pipeline_db.finalize_call(conn, call_id, "failed", None, code, message)
+        pipeline_db.finalize_call(conn, call_id, FAILED, None, code, message)

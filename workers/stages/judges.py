@@ -1,41 +1,47 @@
-"""calls.llm_judges and calls.code_judges: the custom metrics of a call (SPEC 6)."""
+"""calls.llm_judges and calls.code_judges: the custom metrics of a call (docs/metrics.md#custom-metrics)."""
 from __future__ import annotations
 
 from app.db import custom_results as custom_db
 from app.db import results as results_db
+from app.db.pipeline import CallRow
 from app.db.pool import transaction
+from app.status import DONE, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
 from workers.judges.code import code_context, judge_code
-from workers.pipeline import CODE_JUDGES, LLM_JUDGES
-from workers.stages.common import begin_stage, complete_branch, end_stage, write_judgements
+from workers.pipeline import BRANCH_ENDED, CODE_JUDGES, JUDGED, LLM_JUDGES, Report, stage
+from workers.stages.common import end_branch, write_judgements
 
 
-def run_llm_judges(deps: WorkerDeps, call_id: int) -> None:
+@stage(LLM_JUDGES)
+def run_llm_judges(deps: WorkerDeps, call: CallRow) -> Report | None:
     """Judge the call's pending LLM metrics on its transcript (one batched request), then end
     the LLM branch; the results and the branch move commit together."""
-    call = begin_stage(deps, call_id, LLM_JUDGES)
-    if call is None or call["llm_branch"] != "pending" or not call["transcript"]:
-        return
+    if call[LLM_BRANCH] != PENDING or not call["transcript"]:
+        return None
+    call_id = call["id"]
     with transaction(deps.pool) as conn:
         metrics = custom_db.pending_judgements(conn, call_id, "llm")
+    assert deps.judge is not None, "the worker's composition root always sets a judge"
     verdicts = deps.judge.judge(call["transcript"], metrics) if metrics else {}
-    complete_branch(deps, call_id, "llm_branch", "done", judged=[(m, verdicts[m["metric_id"]]) for m in metrics])
-    end_stage(deps, call_id, LLM_JUDGES)
+    with transaction(deps.pool) as conn:
+        write_judgements(conn, call_id, [(m, verdicts[m["metric_id"]]) for m in metrics])
+        join_ready = end_branch(conn, call_id, LLM_BRANCH, DONE)
+    return Report(BRANCH_ENDED, join_ready)
 
 
-def run_code_judges(deps: WorkerDeps, call_id: int) -> None:
+@stage(CODE_JUDGES)
+def run_code_judges(deps: WorkerDeps, call: CallRow) -> Report:
     """After the join: run each pending code metric in the sandbox on everything computed so far.
     Each result commits on its own, so a redelivery re-runs only the ones not yet written."""
-    call = begin_stage(deps, call_id, CODE_JUDGES)
-    if call is None:
-        return
+    call_id = call["id"]
     with transaction(deps.pool) as conn:
         metrics = custom_db.pending_judgements(conn, call_id, "code")
         if metrics:
             context = code_context(call, results_db.call_results(conn, call_id),
                                    custom_db.call_custom_results(conn, call_id))
     for metric in metrics:
+        assert deps.sandbox is not None, "the worker's composition root always sets a sandbox"
         verdict = judge_code(deps.sandbox, metric, context)
         with transaction(deps.pool) as conn:
             write_judgements(conn, call_id, [(metric, verdict)])
-    end_stage(deps, call_id, CODE_JUDGES)
+    return Report(JUDGED)

@@ -1,12 +1,12 @@
-"""calls.sweep (beat): re-enqueue stalled pending calls; give up on hopeless ones (SPEC 5.4)."""
+"""calls.sweep (beat): re-dispatch stalled pending calls; give up on hopeless ones (docs/pipeline.md#the-sweeper)."""
 from __future__ import annotations
 
 import logging
 
 from app.db import pipeline as pipeline_db
 from app.db.pool import transaction
+from workers import pipeline
 from workers.context import WorkerDeps
-from workers.pipeline import ANALYZE
 from workers.stages.common import fail_call
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def sweep_stale_calls(deps: WorkerDeps) -> dict:
                       f"No progress after {settings.max_attempts} re-enqueues.")
             failed += 1
         else:
-            deps.send(ANALYZE, row["id"])
+            pipeline.redispatch(deps, row["id"])
             requeued += 1
     if stale:
         log.info("sweep", extra={"requeued": requeued, "failed": failed})

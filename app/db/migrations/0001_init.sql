@@ -30,7 +30,7 @@ CREATE TABLE agents (
 );
 CREATE INDEX agents_workspace ON agents (workspace_id, id) WHERE deleted_at IS NULL;
 
--- Custom metric definitions (SPEC 6). Only existence is used yet (validating metric_ids);
+-- Custom metric definitions (docs/metrics.md#custom-metrics). Only existence is used yet (validating metric_ids);
 -- the definitions API arrives with the custom-metrics issue.
 CREATE TABLE custom_metrics (
     id            bigserial PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Custom metrics (SPEC 6): a metric is its id; every change of its definition is a new,
+-- Custom metrics (docs/metrics.md#custom-metrics): a metric is its id; every change of its definition is a new,
 -- immutable version, and each result points at the version it was computed with, so past
 -- results stay readable after an update or a delete.
 ALTER TABLE custom_metrics DROP COLUMN definition, DROP COLUMN kind, DROP COLUMN result_type;
@@ -49,6 +49,6 @@ CREATE TABLE custom_results (
 ALTER TABLE calls ADD COLUMN llm_branch text NOT NULL DEFAULT 'not_applicable';
 ALTER TABLE calls ALTER COLUMN llm_branch SET DEFAULT 'pending';
 
--- Per-agent pass criteria on standard metrics (SPEC 6.3) and their verdict per result.
+-- Per-agent pass criteria on standard metrics (docs/metrics.md#pass-criteria) and their verdict per result.
 ALTER TABLE agents ADD COLUMN standard_criteria jsonb NOT NULL DEFAULT '[]';
 ALTER TABLE metric_results ADD COLUMN passed boolean, ADD COLUMN critical boolean NOT NULL DEFAULT false;
