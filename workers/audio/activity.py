@@ -51,6 +51,8 @@ class VadParams:
     search_after_ms: int = 40       # how far after Silero's end an edge may move
     smooth_frames: int = 3          # smoothing of the energy compared with the noise floor
     echo_spread_ms: int = 260       # longest echo delay looked for (line echo reaches 250 ms)
+    echo_dominated_share: float = 0.5   # a frame keeping less than this share after echo removal…
+    echo_level_drop_db: float = 20.0    # …is speech only within this of the segment's level (double talk)
     echo_oversubtract: float = 6.0  # predicted echo power × this is removed from each band (tuning seeds)
     presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
     channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
@@ -127,8 +129,8 @@ def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tu
 
 
 def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
-                 steady_db: np.ndarray | None = None, presence: np.ndarray | None = None
-                 ) -> list[tuple[float, float]]:
+                 steady_db: np.ndarray | None = None, presence: np.ndarray | None = None,
+                 echo_dominated: np.ndarray | None = None) -> list[tuple[float, float]]:
     """Move each edge to where this party's energy crosses a threshold near it.
 
     A frame is this party's speech when its energy is within level_drop_db of the segment's
@@ -166,8 +168,12 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
             above_noise = steady[lo:hi] >= by_floor
             if presence is not None and len(presence) >= hi:
                 above_noise |= presence[lo:hi] >= presence_needed
-            loud = np.flatnonzero((energy_db[lo:hi] >= by_level) & above_noise
-                                  & (energy_db[lo:hi] > DIGITAL_SILENCE_DB))
+            own = (energy_db[lo:hi] >= by_level) & above_noise & (energy_db[lo:hi] > DIGITAL_SILENCE_DB)
+            if echo_dominated is not None and len(echo_dominated) >= hi:
+                # where the other party's echo made most of the frame, what is left over must be
+                # close to this party's speech level: echo residue is not, the party's own voice is
+                own &= ~echo_dominated[lo:hi] | (energy_db[lo:hi] >= level - params.echo_level_drop_db)
+            loud = np.flatnonzero(own)
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
             continue  # Silero heard speech but almost nothing of it is this channel's own
         # one Silero segment can span this party's speech, an echo-masked stretch and more speech:
@@ -259,8 +265,10 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
 
 
 def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams,
-               bands_db: np.ndarray | None = None, other_bands_db: np.ndarray | None = None) -> np.ndarray:
-    """This channel's energy with the other party's echo subtracted (NaN where nothing is left).
+               bands_db: np.ndarray | None = None, other_bands_db: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+    """This channel's energy with the other party's echo subtracted (NaN where nothing is left),
+    and which frames the echo dominated (None when the channel carries no echo).
 
     Only when the channel measurably carries an echo (echo_path): the echo's power, predicted
     from the other channel through the measured delay and gain, is subtracted frame by frame
@@ -273,23 +281,24 @@ def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadPa
     gain over-predicts the echo in some phonemes and under-predicts it in others, and the
     leftover reads as speech."""
     if other_db is None or not len(other_db):
-        return energy_db
+        return energy_db, None
     path = echo_path(energy_db, other_db, params)
     if path is None:
-        return energy_db
+        return energy_db, None
     n = min(len(energy_db), len(other_db))
     result = energy_db.astype(np.float32).copy()
     if bands_db is not None and other_bands_db is not None and min(len(bands_db), len(other_bands_db)) >= n:
         ratio = _band_residual(bands_db[:n], other_bands_db[:n], energy_db[:n], other_db[:n], path, params)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result[:n] = np.where(ratio > 0, energy_db[:n] + 10 * np.log10(np.maximum(ratio, 1e-30)), np.nan)
-        return result
-    theirs = np.concatenate([np.full(path.delay_frames, -120.0), other_db[:n - path.delay_frames]])
-    echo_power = 10 ** ((theirs + path.gain_db) / 10)
-    own_power = 10 ** (energy_db[:n].astype(np.float64) / 10) - params.echo_oversubtract * echo_power
+    else:
+        theirs = np.concatenate([np.full(path.delay_frames, -120.0), other_db[:n - path.delay_frames]])
+        own_power = 10 ** (energy_db[:n].astype(np.float64) / 10)
+        echo_power = 10 ** ((theirs + path.gain_db) / 10)
+        ratio = (own_power - params.echo_oversubtract * echo_power) / (own_power + 1e-30)
     with np.errstate(divide="ignore", invalid="ignore"):
-        result[:n] = np.where(own_power > 0, 10 * np.log10(np.maximum(own_power, 1e-30)), np.nan)
-    return result
+        result[:n] = np.where(ratio > 0, energy_db[:n] + 10 * np.log10(np.maximum(ratio, 1e-30)), np.nan)
+    dominated = np.zeros(len(energy_db), bool)
+    dominated[:n] = ratio < params.echo_dominated_share
+    return result, dominated
 
 
 def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray, theirs_db: np.ndarray,
@@ -345,7 +354,8 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     a stereo call; a Silero segment that is only the other party's echo vanishes here."""
     mine = track.energy_db()
     theirs = other.energy_db() if other else None
-    energy = own_energy(mine, theirs, params, track.bands_db(), other.bands_db() if other else None)
+    energy, echo_dominated = own_energy(mine, theirs, params, track.bands_db(), other.bands_db() if other else None)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
-    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence), params)
+    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence, echo_dominated),
+                params)
