@@ -248,20 +248,22 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
     mine, theirs = energy_db[:n].astype(np.float64), other_db[:n].astype(np.float64)
     floor = float(np.percentile(mine, 10))
     other_loud = theirs >= np.percentile(theirs, 95) - 15
-    best: tuple[float, int, float] | None = None
+    best: tuple[float, int, float, float] | None = None
     for delay in range(0, int(params.echo_spread_ms / 1000 / FRAME_SECONDS) + 1):
         shifted = np.concatenate([np.full(delay, -120.0), theirs[:n - delay]])
         loud = np.concatenate([np.zeros(delay, bool), other_loud[:n - delay]])
         candidates = loud & (mine < shifted - 6)
         if candidates.sum() < 50:  # under half a second of the other party alone: nothing to measure
             continue
-        if float(np.median(mine[candidates])) < floor + params.floor_margin_db + 3:
-            return None  # what we hear under the other party is just this line's noise
         difference = mine[candidates] - shifted[candidates]
         spread = float(np.std(difference))
         if best is None or spread < best[0]:
-            best = (spread, delay, float(np.median(difference)))
-    return None if best is None else EchoPath(best[1], best[2])
+            best = (spread, delay, float(np.median(difference)), float(np.median(mine[candidates])))
+    # judged at the delay found, not at the first one tried: on a noisy line the level under the
+    # other party only clears the noise where the echo really arrives
+    if best is None or best[3] < floor + params.floor_margin_db + 3:
+        return None  # what we hear under the other party is just this line's noise
+    return EchoPath(best[1], best[2])
 
 
 def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams,
