@@ -8,6 +8,15 @@ die() { printf '\033[1;31m[callscope]\033[0m %s\n' "$*" >&2; exit 1; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# apt_install PKG … — apt-get install these packages (nothing when the list is empty).
+apt_install() {
+  [ $# -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "missing $* and no apt-get: install them by hand"
+  log "installing $* (apt)"
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # ensure_packages CMD:PKG … — apt-get install what is missing (Debian/Ubuntu).
 ensure_packages() {
   local missing=() pair cmd pkg
@@ -17,11 +26,7 @@ ensure_packages() {
       missing+=("$pkg")
     fi
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
-  log "installing ${missing[*]} (apt)"
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 
 # ensure_dirs DIR:PKG … — apt-get install the packages whose directory is missing (data-only packages).
@@ -30,11 +35,7 @@ ensure_dirs() {
   for pair in "$@"; do
     [ -d "${pair%%:*}" ] || missing+=("${pair#*:}")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  command -v apt-get >/dev/null || die "missing ${missing[*]} and no apt-get: install them by hand"
-  log "installing ${missing[*]} (apt)"
-  as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 
 # ensure_venv DIR EXTRAS — a virtualenv with the project installed (editable) with extras.

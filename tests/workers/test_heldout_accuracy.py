@@ -28,8 +28,19 @@ pytestmark = pytest.mark.skipif(not voices.available(), reason="espeak-ng, flite
 SLICE_SEEDS = list(REPORT_SEEDS)[:2]
 TARGET = {"latency_mae": 25, "bias": 15, "p95": 60, "stop_mae": 40, "silence_edge": 100, "talk_ratio": 0.02,
           "ttfw": 50, "missed_turns": 0, "extra_turns": 0, "missed_intr": 0, "phantom_intr": 0, "type_acc": 98}
-# Conditions not at target yet (docs/accuracy.md, "Where we are"): bounds from the measured engine.
-BELOW_TARGET: dict[str, dict] = {}
+# Conditions not at target yet (docs/accuracy.md#where-it-falls-short): bounds from what the engine
+# measured on this slice (in brackets), with a margin. Each entry is a known gap, not a target.
+BELOW_TARGET: dict[str, dict] = {
+    "white-noise": {"latency_mae": 35, "stop_mae": 110},                       # [24 ms, stop 76 ms]
+    "pink-noise": {"stop_mae": 180},                                           # [stop 136 ms]
+    "noise+echo": {"latency_mae": 35, "bias": 25, "missed_intr": 1, "phantom_intr": 1},  # [23, +17, 1/1]
+    "noise+echo mp3-8k-24kbps": {"latency_mae": 70, "bias": 55, "p95": 180, "stop_mae": 250,
+                                 "silence_edge": 150},                         # [53, +39, 137, 186, 102]
+    # speech of three other voices under the caller, 4–14 dB down: the worst condition by far
+    "babble": {"latency_mae": 300, "bias": 300, "p95": 500, "missed_turns": 12, "extra_turns": 4,
+               "missed_intr": 5, "phantom_intr": 14, "silence_edge": 300, "talk_ratio": 0.3,
+               "ttfw": 1000},                                                  # [226, −207, 393, 9/2, 3/10…]
+}
 
 
 @pytest.fixture(scope="module")
