@@ -28,6 +28,7 @@ FRAME = 160             # energy frame: 10 ms
 FRAME_SECONDS = FRAME / RATE
 SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silence: score 0, model skipped
 DIGITAL_SILENCE_DB = -100.0  # a 10 ms frame at or below this is never speech
+NOISELESS_DB = -90.0    # a line whose quietest tenth lies below this carries no noise to speak of
 FFT_SIZE = 256
 _HANN = np.hanning(FRAME).astype(np.float32)
 # The energy envelope is measured above 120 Hz: pink noise and mains hum put most of their power
@@ -207,6 +208,8 @@ def _noise_ceiling(segments, steady: np.ndarray, params: VadParams) -> float:
     if len(every) < 100:
         return measured
     low, mid = float(np.percentile(every, 10)), float(np.percentile(every, 35))
+    if low <= NOISELESS_DB:
+        return measured  # a line without noise (digital silence between words): nothing to extrapolate
     return max(measured, mid + 2.3 * (mid - low))
 
 
