@@ -1,46 +1,35 @@
 """One thin task per stage: messaging, retries and limits only; the work is in workers/stages and
-what runs next in workers/pipeline.py."""
+what runs next in workers/pipeline.py. The stage tasks differ only in name and body, so they are
+made from one table."""
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from workers import pipeline
 from workers.base import StageTask
 from workers.celery_app import celery, deps
 from workers.stages import analyze, audio, finalize, judges, recording, sweep, transcript
 
-
-@celery.task(name=pipeline.ANALYZE, base=StageTask, bind=True)
-def analyze_call(self, call_id: int) -> None:
-    self.run_stage(analyze.analyze_call, call_id)
-
-
-@celery.task(name=pipeline.TRANSCRIPT_METRICS, base=StageTask, bind=True)
-def transcript_metrics(self, call_id: int) -> None:
-    self.run_stage(transcript.compute_transcript_metrics, call_id)
-
-
-@celery.task(name=pipeline.FETCH_RECORDING, base=StageTask, bind=True)
-def fetch_recording(self, call_id: int) -> None:
-    self.run_stage(recording.fetch_recording, call_id)
+STAGES: dict[str, Callable[..., None]] = {
+    pipeline.ANALYZE: analyze.analyze_call,
+    pipeline.TRANSCRIPT_METRICS: transcript.compute_transcript_metrics,
+    pipeline.FETCH_RECORDING: recording.fetch_recording,
+    pipeline.AUDIO_METRICS: audio.compute_audio_metrics,
+    pipeline.LLM_JUDGES: judges.run_llm_judges,
+    pipeline.CODE_JUDGES: judges.run_code_judges,
+    pipeline.FINALIZE: finalize.finalize_call,
+}
 
 
-@celery.task(name=pipeline.AUDIO_METRICS, base=StageTask, bind=True)
-def audio_metrics(self, call_id: int) -> None:
-    self.run_stage(audio.compute_audio_metrics, call_id)
+def _stage_task(name: str, stage: Callable[..., None]):
+    @celery.task(name=name, base=StageTask, bind=True)
+    def run(self: StageTask, call_id: int) -> None:
+        self.run_stage(stage, call_id)
+
+    return run
 
 
-@celery.task(name=pipeline.LLM_JUDGES, base=StageTask, bind=True)
-def llm_judges(self, call_id: int) -> None:
-    self.run_stage(judges.run_llm_judges, call_id)
-
-
-@celery.task(name=pipeline.CODE_JUDGES, base=StageTask, bind=True)
-def code_judges(self, call_id: int) -> None:
-    self.run_stage(judges.run_code_judges, call_id)
-
-
-@celery.task(name=pipeline.FINALIZE, base=StageTask, bind=True)
-def finalize_call(self, call_id: int) -> None:
-    self.run_stage(finalize.finalize_call, call_id)
+STAGE_TASKS = {name: _stage_task(name, stage) for name, stage in STAGES.items()}
 
 
 @celery.task(name=pipeline.SWEEP, acks_late=False)
