@@ -30,6 +30,7 @@ from tests.eval.corpus import REPORT_SEEDS, TUNING_SEEDS, build_call  # noqa: E4
 from tests.eval.voices import RATE  # noqa: E402
 from workers.audio.activity import VadParams  # noqa: E402
 from workers.audio.analysis import analyse_recording  # noqa: E402
+from workers.audio.decode import decode_blocks  # noqa: E402
 from workers.audio.spill import ChannelSpill  # noqa: E402
 from workers.audio.voice import measure_ai_voice  # noqa: E402
 from workers.metrics.inputs import MetricInput  # noqa: E402
@@ -45,12 +46,10 @@ def changed_line(audio: np.ndarray, kind: str, rng: np.random.Generator) -> np.n
     tail = out[0, half:]
     if kind == "narrowband":
         coded, _ = cond.encode(np.stack([tail, tail]), "mp3-16k")
-        path = tempfile.mktemp(suffix=".mp3")
-        Path(path).write_bytes(coded)
-        from workers.audio.decode import decode_blocks
-
-        decoded = np.concatenate(list(decode_blocks(path, rate=RATE)), axis=1)[0]
-        os.unlink(path)
+        with tempfile.NamedTemporaryFile(suffix=".mp3") as tmp:
+            tmp.write(coded)
+            tmp.flush()
+            decoded = np.concatenate(list(decode_blocks(tmp.name, rate=RATE)), axis=1)[0]
         tail = np.pad(decoded, (0, max(0, len(tail) - len(decoded))))[:len(tail)]
     elif kind == "quieter":
         tail = tail * np.float32(10 ** (-10 / 20))
@@ -79,9 +78,7 @@ def run(job: tuple[str, int, str]) -> tuple[str, str, bool, str]:
     call = build_call(seed, switch_voice=(group == "switch"))
     audio = call.audio
     if group == "line":
-        audio = changed_line(audio, name, rng)
-        data, suffix, _ = cond.encode(audio, "wav16"), "wav", None
-        data = data[0]
+        data, suffix = cond.encode(changed_line(audio, name, rng), "wav16")
     else:
         data, suffix, _ = cond.apply(audio, cond.BY_NAME[name], seed, set(call.voices.values()))
     found = detect(data, suffix)

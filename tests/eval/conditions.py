@@ -20,7 +20,8 @@ import numpy as np
 from scipy.signal import butter, sosfilt
 
 from tests.eval import lines as bank
-from tests.eval.voices import AI_VOICES, RATE, USER_VOICES, resample, synthesise
+from tests.eval.voices import AI_VOICES, RATE, USER_VOICES, synthesise
+from tests.support.callgen import resample
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,12 @@ class _Planner:
             gap = GUARD["silence"][1] + 0.1
         return end + gap
 
+    def uncut(self, index: int) -> None:
+        """Put back the whole clip of a placed utterance."""
+        utt, _ = self.placed[index]
+        self.placed[index] = (Utterance(utt.party, utt.voice, utt.text, utt.start, utt.kind),
+                              self.clip(utt.party, utt.text, utt.voice))
+
     def cut_clip(self, index: int, cut_at: float) -> float:
         """Cut an already placed utterance; returns its new audible end."""
         utt, clip = self.placed[index]
@@ -235,7 +241,7 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
                 if end > start and not _in(overlap, "overlap"):
                     user_start, ai_stop_end = start, end
                     break
-                plan.cut_clip(ai_index, ai_start + 999)  # undo the cut, try another moment
+                plan.uncut(ai_index)  # try another moment
             if user_start is None:
                 user_start = plan.after_gap(ai_end, 0.6)
                 ai_stop_end = ai_end
@@ -257,8 +263,6 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
                     continue
                 plan.place(Utterance(USER, voices[USER], text, bc_start, "backchannel"), bc)
                 break
-        if move > 0.9 and i + 1 < pairs:
-            pass  # an AI interruption is placed below, after the user's turn
         user_start = plan.after_gap(ai_end, _user_gap(rng))
         user_end = plan.place(Utterance(USER, voices[USER], user_text, user_start, "turn"), user_clip)
         user_index = len(plan.placed) - 1

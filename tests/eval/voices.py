@@ -17,8 +17,9 @@ import wave
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import av
 import numpy as np
+
+from tests.support.callgen import resample
 
 RATE = 16000
 CACHE = Path(os.environ.get("CALLSCOPE_EVAL_CACHE", Path(tempfile.gettempdir()) / "callscope-eval-tts-v1"))
@@ -49,20 +50,6 @@ def _read_wav(path: str) -> np.ndarray:
             pcm = pcm.reshape(-1, w.getnchannels())[:, 0]
     x = pcm.astype(np.float32) / 32768 if width == 2 else (pcm.astype(np.float32) - 128) / 128
     return resample(x, rate, RATE)
-
-
-def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Band-limited resampling of a mono float signal (FFmpeg's resampler), length kept exact."""
-    if src == dst:
-        return x.astype(np.float32)
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=dst)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(x, dtype=np.float32)[None, :], format="flt",
-                                       layout="mono")
-    frame.sample_rate, frame.pts = src, 0
-    out = [f.to_ndarray()[0] for f in resampler.resample(frame)] + [f.to_ndarray()[0] for f in resampler.resample(None)]
-    y = np.concatenate(out) if out else np.zeros(0, np.float32)
-    want = int(round(len(x) * dst / src))
-    return np.pad(y, (0, max(0, want - len(y))))[:want]
 
 
 def _normalised(x: np.ndarray) -> np.ndarray:

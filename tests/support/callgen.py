@@ -53,7 +53,8 @@ def espeak_available() -> bool:
 
 
 def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
-    """Band-limited resampling of a mono signal with FFmpeg's resampler."""
+    """Band-limited resampling of a mono signal with FFmpeg's resampler; the length is exactly
+    len(x) · dst / src (rounded), so channels resampled apart stay aligned."""
     if src == dst:
         return x.astype(np.float32)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=dst)
@@ -61,7 +62,8 @@ def resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     frame.sample_rate, frame.pts = src, 0
     out = [f.to_ndarray()[0] for f in resampler.resample(frame)] + [f.to_ndarray()[0] for f in resampler.resample(None)]
     y = np.concatenate(out) if out else np.zeros(0, np.float32)
-    return y[:int(round(len(x) * dst / src))]
+    want = int(round(len(x) * dst / src))
+    return np.pad(y, (0, max(0, want - len(y))))[:want]
 
 
 def speak(text: str, party: str, voice: str | None = None) -> np.ndarray:

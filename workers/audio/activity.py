@@ -269,36 +269,26 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
     return EchoPath(best[1], best[2])
 
 
-def own_energy(energy_db: np.ndarray, other_db: np.ndarray | None, params: VadParams,
-               bands_db: np.ndarray | None = None, other_bands_db: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray | None]:
+def own_energy(energy_db: np.ndarray, bands_db: np.ndarray, other_db: np.ndarray | None,
+               other_bands_db: np.ndarray | None, params: VadParams) -> tuple[np.ndarray, np.ndarray | None]:
     """This channel's energy with the other party's echo subtracted (NaN where nothing is left),
     and which frames the echo dominated (None when the channel carries no echo).
 
     Only when the channel measurably carries an echo (echo_path): the echo's power, predicted
-    from the other channel through the measured delay and gain, is subtracted frame by frame
-    with an over-subtraction factor (as in spectral subtraction) that absorbs the prediction's
-    error. What remains is this party's own speech: a quiet word ending under the other party's
-    echo survives, the echo alone does not.
-
-    With per-band powers of both channels the gain is measured and the echo subtracted band by
-    band: a real echo path filters (a telephone hybrid passes 300–3,400 Hz), so one broadband
-    gain over-predicts the echo in some phonemes and under-predicts it in others, and the
-    leftover reads as speech."""
-    if other_db is None or not len(other_db):
+    from the other channel through the measured delay and a gain per band, is subtracted band by
+    band with an over-subtraction factor (as in spectral subtraction) that absorbs the
+    prediction's error. Per band, because a real echo path filters (a telephone hybrid passes
+    300–3,400 Hz): one broadband gain over-predicts the echo in some phonemes and under-predicts
+    it in others, and the leftover reads as speech. What remains is this party's own speech: a
+    quiet word ending under the other party's echo survives, the echo alone does not."""
+    if other_db is None or other_bands_db is None or not len(other_db):
         return energy_db, None
     path = echo_path(energy_db, other_db, params)
     if path is None:
         return energy_db, None
-    n = min(len(energy_db), len(other_db))
+    n = min(len(energy_db), len(other_db), len(bands_db), len(other_bands_db))
     result = energy_db.astype(np.float32).copy()
-    if bands_db is not None and other_bands_db is not None and min(len(bands_db), len(other_bands_db)) >= n:
-        ratio = _band_residual(bands_db[:n], other_bands_db[:n], energy_db[:n], other_db[:n], path, params)
-    else:
-        theirs = np.concatenate([np.full(path.delay_frames, -120.0), other_db[:n - path.delay_frames]])
-        own_power = 10 ** (energy_db[:n].astype(np.float64) / 10)
-        echo_power = 10 ** ((theirs + path.gain_db) / 10)
-        ratio = (own_power - params.echo_oversubtract * echo_power) / (own_power + 1e-30)
+    ratio = _band_residual(bands_db[:n], other_bands_db[:n], energy_db[:n], other_db[:n], path, params)
     with np.errstate(divide="ignore", invalid="ignore"):
         result[:n] = np.where(ratio > 0, energy_db[:n] + 10 * np.log10(np.maximum(ratio, 1e-30)), np.nan)
     dominated = np.zeros(len(energy_db), bool)
@@ -359,7 +349,7 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     a stereo call; a Silero segment that is only the other party's echo vanishes here."""
     mine = track.energy_db()
     theirs = other.energy_db() if other else None
-    energy, echo_dominated = own_energy(mine, theirs, params, track.bands_db(), other.bands_db() if other else None)
+    energy, echo_dominated = own_energy(mine, track.bands_db(), theirs, other.bands_db() if other else None, params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
     return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence, echo_dominated),
