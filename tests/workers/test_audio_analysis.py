@@ -98,3 +98,24 @@ def test_truncated_recording_is_analysed_up_to_its_end(call, tmp_path):
 def test_nothing_decodable_raises(tmp_path):
     with pytest.raises(DecodeError):
         analyse_recording(write(tmp_path, "x.wav", b"RIFF\x24\x00\x00\x00WAVEjunk"), "left", None, VadParams())
+
+
+def test_first_words_of_a_quiet_call_are_heard(tmp_path):
+    """The detector's state starts cold: on a quiet line (the caller 14 dB under the agent, the call
+    peaking at −30 dBFS) the caller's "okay" during the greeting, the first sound on its channel,
+    was lost and the first turn found 200 ms late; the same words later in a call are found. The
+    windows before a channel's first confident speech are re-scored by a detector primed on that
+    speech, so both are found where they are (docs/metrics.md#speech-activity)."""
+    steps = [("say", "ai", 0.0, "Good morning thank you for calling the pharmacy refill line how can I help you"),
+             ("backchannel", "user", 1.4, "okay"),
+             ("say", "user", 0.7, "Hi I need a refill of my blood pressure tablets please")]
+    call = cg.render(cg.build_lines(steps))
+    audio = call.audio.copy()
+    audio[1] *= np.float32(10 ** (-14 / 20))
+    audio *= np.float32(10 ** (-30 / 20) / np.abs(audio).max())
+    quiet = cg.SynthCall(audio, call.rate, call.truth, call.lines)
+    result = analyse_recording(write(tmp_path, "quiet.wav", cg.wav_bytes(quiet)), "left", None, VadParams())
+    assert len(result.speech.user) == len(call.truth["user"]) == 2
+    for found, true in zip(result.speech.user, call.truth["user"]):
+        assert abs(found[0] - true[0]) < 0.05 and abs(found[1] - true[1]) < 0.05
+    assert abs(result.speech.ai[0][0] - call.truth["ai"][0][0]) < 0.03

@@ -30,6 +30,13 @@ SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silen
 DIGITAL_SILENCE_DB = -100.0  # a 10 ms frame at or below this is never speech
 NOISELESS_DB = -90.0    # a line whose quietest tenth lies below this carries no noise to speak of
 FFT_SIZE = 256
+# The detector's recurrent state starts cold: a quiet first word (a −30 dBFS call) or a caller's
+# "mm hmm" during the greeting scored 0.1–0.3 where the same detector, once it has heard the
+# channel speak, scores it 0.9–1.0. So the windows before the channel's first confident speech
+# are scored again by a detector primed on that speech (docs/metrics.md#speech-activity).
+WARM_SCORE = 0.9
+PRIMER_WINDOWS = 31     # ~1 s of the channel's first confident speech primes the detector
+HEAD_MAX_WINDOWS = int(60 / HOP_SECONDS)  # windows kept for re-scoring: at most a minute (3.8 MB)
 _HANN = np.hanning(FRAME).astype(np.float32)
 # The energy envelope is measured above 120 Hz: pink noise and mains hum put most of their power
 # below it, speech little of what marks its edges (tuning seeds: pink-noise latency MAE 47 → 31 ms)
@@ -75,6 +82,9 @@ class ChannelTrack:
     _vad_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _energy_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _hp_state: np.ndarray = field(default_factory=lambda: np.zeros((_HIGH_PASS.shape[0], 2)))
+    # the windows scored cold, kept until the first confident speech has primed a second detector
+    _head: list[np.ndarray] | None = field(default_factory=list)
+    _first_confident: int | None = None
 
     def feed(self, samples: np.ndarray) -> None:
         samples = samples.astype(np.float32, copy=False)
@@ -83,11 +93,10 @@ class ChannelTrack:
         windows = data[:whole].reshape(-1, WINDOW)
         peaks = np.abs(windows).max(axis=1) if len(windows) else np.zeros(0)
         for window, peak in zip(windows, peaks):
-            if peak < SILENT_PEAK:
-                self.scores.append(0.0)
-            else:
-                buf = np.ascontiguousarray(window)
-                self.scores.append(self._vad.process(memoryview(buf.data)))
+            score = 0.0 if peak < SILENT_PEAK else _score(self._vad, window)
+            self.scores.append(score)
+            if self._head is not None:
+                self._keep_for_rescoring(window, score)
         self._vad_carry = data[whole:].copy()
 
         filtered, self._hp_state = sosfilt(_HIGH_PASS, samples, zi=self._hp_state)
@@ -102,11 +111,46 @@ class ChannelTrack:
             self.bands.append((10 * np.log10(band_power + 1e-12)).astype(np.float16))
         self._energy_carry = data[whole:].copy()
 
+    def _keep_for_rescoring(self, window: np.ndarray, score: float) -> None:
+        assert self._head is not None
+        self._head.append(window.copy())
+        if self._first_confident is None and score >= WARM_SCORE:
+            self._first_confident = len(self.scores) - 1
+        if self._first_confident is not None and len(self._head) >= self._first_confident + PRIMER_WINDOWS:
+            self._rescore_head()
+        elif len(self._head) >= HEAD_MAX_WINDOWS:
+            self._head = None  # a minute without confident speech: nothing to prime with
+
+    def _rescore_head(self) -> None:
+        """Score the windows before the first confident speech again, with a detector that has
+        first heard ~1 s of that speech: the state a detector is in everywhere after it."""
+        assert self._head is not None and self._first_confident is not None
+        primed = SileroVAD(RATE)
+        for window in self._head[self._first_confident:]:
+            _score(primed, window)
+        for i, window in enumerate(self._head[:self._first_confident]):
+            if np.abs(window).max() >= SILENT_PEAK:
+                self.scores[i] = _score(primed, window)
+        self._head = None
+
+    def final_scores(self) -> list[float]:
+        """The window scores once the stream has ended (a channel whose first confident speech
+        came in its last second is re-scored here)."""
+        if self._head is not None and self._first_confident is not None:
+            self._rescore_head()
+        self._head = None
+        return self.scores
+
     def energy_db(self) -> np.ndarray:
         return np.concatenate(self.energy) if self.energy else np.zeros(0, np.float32)
 
     def bands_db(self) -> np.ndarray:
         return np.concatenate(self.bands).astype(np.float32) if self.bands else np.zeros((0, len(BAND_EDGES)), np.float32)
+
+
+def _score(vad: SileroVAD, window: np.ndarray) -> float:
+    buf = np.ascontiguousarray(window)
+    return float(vad.process(memoryview(buf.data)))
 
 
 def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tuple[float, float]]:
@@ -352,5 +396,5 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     energy, echo_dominated = own_energy(mine, track.bands_db(), theirs, other.bands_db() if other else None, params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
-    return tidy(refine_edges(raw_segments(track.scores, params), energy, params, steady, presence, echo_dominated),
+    return tidy(refine_edges(raw_segments(track.final_scores(), params), energy, params, steady, presence, echo_dominated),
                 params)
