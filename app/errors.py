@@ -94,6 +94,10 @@ FAILURE_CODES = {
     "code_output_too_large": "The code's result was larger than 1 MiB.",
     "invalid_result_type": "The code's result did not fit the metric's result type.",
     "sandbox_unavailable": "The sandbox process could not be started.",
+    # either judge (docs/metrics.md#judge-output-limits)
+    "unstorable_output": ("The judge's output cannot be stored: an integer beyond ±2^53 or a number that is not"
+                          " finite, nesting deeper than 32 levels, an explanation over 16,000 characters or a"
+                          " structured output over 64 KiB, or a NUL or a lone surrogate in a string."),
     "metric_failed": "At least one metric failed; see each metric's error.",
     "metric_error": "The metric raised an unexpected error.",
     "internal_error": "An unexpected error stopped the analysis.",

@@ -36,10 +36,10 @@ def custom(db, call_id) -> dict:
         " ON v.metric_id = r.metric_id AND v.version = r.metric_version WHERE r.call_id = %s", (call_id,))}
 
 
-def run_transcript_call(deps, new_call, sent, **fields) -> int:
+def run_transcript_call(deps, new_call, sent, llm=True, **fields) -> int:
     call_id = new_call(transcript=CALL, **fields)
     analyze.analyze_call(deps, call_id)
-    expected = [TRANSCRIPT_METRICS, LLM_JUDGES] if fields.get("metric_ids") else [TRANSCRIPT_METRICS]
+    expected = [TRANSCRIPT_METRICS, LLM_JUDGES] if fields.get("metric_ids") and llm else [TRANSCRIPT_METRICS]
     assert sorted(t[0] for t in sent.tasks if t[1] == call_id) == sorted(expected)
     transcript.compute_transcript_metrics(deps, call_id)
     judges.run_llm_judges(deps, call_id)
@@ -129,3 +129,74 @@ def test_llm_metrics_without_a_transcript_are_skipped(env):
     assert custom(db, call_id)["Polite"]["status"] == "skipped"
     assert custom(db, call_id)["Polite"]["error_code"] == "no_transcript"
     assert [t[0] for t in sent.tasks if t[1] == call_id] == [CODE_JUDGES]
+
+
+# ---- the review's crash inputs (issue 16, finding 2): each fails its own metric, never the call ----
+
+CRASHES = {
+    "Huge": 'metric["result"] = 10**400',
+    "Deep": 'x = []\nfor i in range(990):\n    x = [x]\nmetric["result"] = 1\nstructured_output["value"] = x',
+    "Nul": 'metric["result"] = 1\nmetric["explanation"] = "before" + chr(0) + "after"',
+    "Surrogate": 'metric["result"] = 1\nmetric["explanation"] = "lone " + chr(0xD800)',
+    "Nul in its exception": 'raise ValueError("bad" + chr(0))',
+    "Fine": 'metric["result"] = len(context["transcript"])\nmetric["explanation"] = "counted"',
+}
+
+
+def test_crash_inputs_fail_their_own_metric_and_the_others_still_run(env):
+    deps, sent, new_call, db = env
+    ids = define(new_call, *({"name": name, "kind": "code", "result_type": "numeric", "critical": False,
+                              "pass_criteria": {"gte": 1}, "code": code} for name, code in CRASHES.items()))
+    call_id = run_transcript_call(deps, new_call, sent, llm=False, metric_ids=ids)
+    results = custom(db, call_id)
+    codes = {name: (r["status"], r["error_code"]) for name, r in results.items()}
+    assert codes == {"Huge": ("failed", "invalid_result_type"), "Deep": ("failed", "unstorable_output"),
+                     "Nul": ("failed", "unstorable_output"), "Surrogate": ("failed", "unstorable_output"),
+                     "Nul in its exception": ("failed", "code_error"), "Fine": ("computed", None)}
+    assert results["Fine"]["result"] == len(CALL) and results["Fine"]["passed"] is True
+    assert "NUL" in results["Nul"]["error_message"]
+    assert results["Nul in its exception"]["error_message"] == "line 1: ValueError: bad\ufffd"
+    call = db.execute("SELECT * FROM calls WHERE id = %s", (call_id,)).fetchone()
+    assert (call["analysis_status"], call["failure_code"]) == ("failed", "metric_failed")  # not internal_error
+    computed = db.execute("SELECT count(*) AS n FROM metric_results WHERE call_id = %s AND status = 'computed'",
+                          (call_id,)).fetchone()["n"]
+    assert computed > 0  # the standard metrics are untouched
+
+
+class SurprisingSandbox:
+    """A sandbox whose run raises for one metric: any unexpected exception in a judge."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def run(self, source, context):
+        if "surprise" in source:
+            raise RuntimeError("the judge itself broke")
+        return self.real.run(source, context)
+
+
+def test_an_unexpected_exception_in_one_code_judge_is_that_metrics_failure(env):
+    deps, sent, new_call, db = env
+    ids = define(new_call, {"name": "Breaks", "kind": "code", "result_type": "numeric",
+                            "code": '# surprise\nmetric["result"] = 1'},
+                 {"name": "Works", "kind": "code", "result_type": "numeric", "code": 'metric["result"] = 2'})
+    deps = replace(deps, sandbox=SurprisingSandbox(deps.sandbox))
+    call_id = run_transcript_call(deps, new_call, sent, llm=False, metric_ids=ids)
+    results = custom(db, call_id)
+    assert (results["Breaks"]["status"], results["Breaks"]["error_code"]) == ("failed", "metric_error")
+    assert results["Breaks"]["error_message"] == "RuntimeError: the judge itself broke"
+    assert (results["Works"]["status"], results["Works"]["result"]) == ("computed", 2)
+
+
+def test_an_llm_explanation_postgres_cannot_hold_fails_that_metric_only(env):
+    deps, sent, new_call, db = env
+    polite, latency = define(new_call, POLITE, LATENCY_OK)
+    with FakeLLM(answers={"Polite": (True, "fine\x00then")}) as llm:
+        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
+        call_id = run_transcript_call(deps, new_call, sent, metric_ids=[polite, latency])
+    results = custom(db, call_id)
+    assert (results["Polite"]["status"], results["Polite"]["error_code"]) == ("failed", "unstorable_output")
+    assert results["Polite"]["usage"]["total_tokens"] > 0  # what it cost is kept
+    assert results["Latency under 1 s"]["status"] == "failed"  # it reads the failed LLM metric: KeyError
+    call = db.execute("SELECT * FROM calls WHERE id = %s", (call_id,)).fetchone()
+    assert call["failure_code"] == "metric_failed"

@@ -195,13 +195,22 @@ def _interpret(returncode: int, output: bytes, timed_out: bool, timeout: float) 
         return RunReport("code_timeout", message=f"The code ran longer than {timeout:g} s.")
     if len(output) > MAX_OUTPUT_BYTES:
         return RunReport("code_output_too_large", message=f"The code's output exceeds {MAX_OUTPUT_BYTES} bytes.")
+    # The output is as untrusted as the code that wrote it: parse it without trusting its shape.
     try:
         report = json.loads(output)
+    except RecursionError:
+        return RunReport("unstorable_output", message="The code's output is nested too deeply to read.")
     except ValueError:
+        report = None
+    if not isinstance(report, dict):
         return RunReport("code_error", message=f"The sandbox process ended without a result (exit status {returncode}).")
     if report.get("ok"):
-        return RunReport(None, metric=report.get("metric") or {}, structured_output=report.get("structured_output") or {})
+        metric, structured = report.get("metric") or {}, report.get("structured_output") or {}
+        if not isinstance(metric, dict) or not isinstance(structured, dict):
+            return RunReport("invalid_result_type", message="metric and structured_output must stay dicts.")
+        return RunReport(None, metric=metric, structured_output=structured)
     codes = {"memory": "code_memory_exceeded", "output": "code_output_too_large",
              "unserialisable": "invalid_result_type", "exception": "code_error"}
-    return RunReport(codes.get(report.get("error"), "code_error"), line=report.get("line"),
-                     message=str(report.get("message", ""))[:500])
+    line = report.get("line")
+    return RunReport(codes.get(str(report.get("error")), "code_error"),
+                     line=line if type(line) is int else None, message=str(report.get("message", ""))[:500])
