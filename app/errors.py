@@ -70,7 +70,8 @@ class ServiceUnavailable(CallscopeError):
 # Codes a call or a metric result can fail (or be skipped) with.
 FAILURE_CODES = {
     "recording_unreachable": "The recording could not be downloaded (4xx, or still failing after retries).",
-    "recording_forbidden_address": "The recording URL resolves to an address the downloader may not dial (SSRF guard).",
+    "recording_forbidden_address": ("The recording URL names a port or resolves to an address the downloader may not dial"
+                                    " (SSRF guard)."),
     "recording_too_large": "The recording exceeds the size limit.",
     "recording_too_long": "The recording exceeds the duration limit.",
     "undecodable_audio": "The recording is not WAV, MP3, M4A, FLAC, Ogg or WebM audio that can be decoded.",

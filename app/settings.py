@@ -46,6 +46,10 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Which addresses the recording downloader may dial: `public` (globally routable only, the "
      "SSRF guard) or a comma-separated CIDR list that *replaces* it, e.g. `127.0.0.0/8,::1/128` "
      "confines it to loopback (development and tests)."),
+    ("fetch_ports", "CALLSCOPE_FETCH_PORTS", "",
+     "Ports the recording downloader may dial besides 80 and 443: a comma-separated list, or "
+     "`any`. Empty: no others while `CALLSCOPE_FETCH_NETWORKS=public`; any port when it lists "
+     "networks (local servers in development and tests listen on other ports)."),
     ("fetch_connect_timeout", "CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS", "5", "Downloader connect timeout."),
     ("fetch_read_timeout", "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS", "30", "Downloader timeout between two reads."),
     ("fetch_total_timeout", "CALLSCOPE_FETCH_TOTAL_TIMEOUT_SECONDS", "600",
@@ -142,6 +146,7 @@ class Settings:
     s3_secret_access_key: str
     recording_url_ttl_seconds: int
     fetch_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
+    fetch_ports: frozenset[int] | None   # None: any port
     fetch_connect_timeout: float
     fetch_read_timeout: float
     fetch_total_timeout: float
@@ -190,6 +195,8 @@ class Settings:
         raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
         raw.update({k: v for k, v in overrides.items() if isinstance(v, str)})
         settings = cls(**{f.name: _parse(f.name, raw[f.name]) for f in fields(cls)})
+        if not raw["fetch_ports"].strip() and settings.fetch_networks is not None:
+            settings = replace(settings, fetch_ports=None)  # listed networks, no ports named: any
         typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
         return replace(settings, **typed).validated(secrets)
 
@@ -277,6 +284,8 @@ def _parse(field: str, value: str):
             return _parse_jwt_keys(value)
         if field == "fetch_networks":
             return _parse_networks(value)
+        if field == "fetch_ports":
+            return _parse_ports(value)
         if field in ("public_base_url", "s3_endpoint_url", "llm_base_url", "asr_base_url"):
             return value.rstrip("/")
         return value
@@ -302,6 +311,16 @@ def _parse_networks(value: str):
     if not nets:
         raise ValueError("expected `public` or a list of CIDR networks")
     return nets
+
+
+def _parse_ports(value: str) -> frozenset[int] | None:
+    """`any` → None; otherwise 80, 443 and the listed ports."""
+    if value.strip() == "any":
+        return None
+    ports = {int(part) for part in value.split(",") if part.strip()}
+    if any(not 0 < port < 65536 for port in ports):
+        raise ValueError("ports run from 1 to 65535")
+    return frozenset({80, 443} | ports)
 
 
 _REQUIRED = {"CALLSCOPE_JWT_KEYS", "CALLSCOPE_SECRET_KEY"}  # refused when empty by Settings.validated

@@ -48,7 +48,8 @@ def deps() -> WorkerDeps:
             if _deps is None:
                 from app.db.pool import open_pool
                 from app.storage import make_storage
-                from workers.fetch import AddressPolicy, Downloader, FetchLimits
+                from workers.addresses import AddressPolicy
+                from workers.fetch import Downloader, FetchLimits
 
                 limits = FetchLimits(settings.fetch_connect_timeout, settings.fetch_read_timeout,
                                      settings.fetch_total_timeout, settings.fetch_max_redirects,
@@ -57,7 +58,7 @@ def deps() -> WorkerDeps:
                     settings=settings,
                     pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
                     storage=make_storage(settings),
-                    downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
+                    downloader=Downloader(AddressPolicy(settings.fetch_networks, settings.fetch_ports), limits),
                     send=pipeline.publisher(celery),
                     queue_depth=queue_depth,
                     judge=make_judge(settings),
