@@ -25,6 +25,11 @@ class Unauthorized(CallscopeError):
     message = "A valid bearer token is required."
 
 
+class Forbidden(CallscopeError):
+    code = "forbidden"
+    message = "The link is invalid or has expired."
+
+
 class NotFound(CallscopeError):
     code = "not_found"
     message = "The resource does not exist."

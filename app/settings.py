@@ -29,6 +29,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "(rotate by prepending a new key). Required; secrets ≥ 32 characters."),
     ("secret_key", "CALLSCOPE_SECRET_KEY", "",
      "Secret for signing local-storage recording URLs. Required; ≥ 32 characters."),
+    ("token_max_lifetime_days", "CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS", "0",
+     "Longest life of an API token. `0`: none — tokens without `--expires-in` live until "
+     "revoked (long-lived keys with revocation). Above 0: `tokens issue` caps `--expires-in` at it "
+     "and sets it when omitted, and the API refuses every token issued (`iat`) longer ago, "
+     "including tokens minted before the limit was set."),
     ("public_base_url", "CALLSCOPE_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
      "Base URL clients use to reach the API (used in local-storage recording links)."),
     ("storage", "CALLSCOPE_STORAGE", "local", "`local` (a directory) or `s3` (any S3-compatible store)."),
@@ -136,6 +141,7 @@ class Settings:
     broker_url: str
     jwt_keys: tuple[tuple[str, str], ...]
     secret_key: str
+    token_max_lifetime_days: int
     public_base_url: str
     storage: str
     storage_dir: str
@@ -253,7 +259,7 @@ def _env_name(field: str) -> str:
     return next(var for name, var, _, _ in SETTINGS_DOC if name == field)
 
 
-_INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
+_INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
          "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",

@@ -133,18 +133,20 @@ class LocalStorage:
         query = urlencode({"key": key, "expires": expires, "signature": self._signature(key, expires)})
         return f"{self._base}{API_PREFIX}/recordings?{query}"
 
-    def verified_path(self, key: str, expires: str, signature: str) -> Path | None:
-        """The file behind a presigned link, or None if the link is forged, expired or dangling."""
+    def signed_path(self, key: str, expires: str, signature: str) -> Path | None:
+        """The file a presigned link names (it may be gone: erased), or None when the link is
+        forged, expired or malformed. Any text is a possible signature, ASCII or not: it is
+        compared as UTF-8 bytes (hmac.compare_digest raises TypeError on non-ASCII str)."""
         try:
             expires_at = int(expires)
         except (TypeError, ValueError):
             return None
         if not KEY_PATTERN.match(key or "") or expires_at < time.time():
             return None
-        if not hmac.compare_digest(self._signature(key, expires_at), signature or ""):
+        given = (signature or "").encode("utf-8", "replace")
+        if not hmac.compare_digest(self._signature(key, expires_at).encode(), given):
             return None
-        path = self.path_of(key)
-        return path if path.is_file() else None
+        return self.path_of(key)
 
 
 def make_storage(settings: Settings) -> Storage:

@@ -1,7 +1,7 @@
 """Operator use cases behind the admin CLI: migrations, workspaces, agents, tokens."""
 from __future__ import annotations
 
-from app.auth import expiry_from_seconds, mint_token, new_key_id
+from app.auth import max_token_lifetime, mint_token, new_key_id, token_expiry
 from app.db import agents as agents_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
@@ -29,7 +29,7 @@ def create_agent(conn: Conn, workspace_id: int, name: str, ai_channel: str = "le
 def issue_token(conn: Conn, settings: Settings, workspace_id: int,
                 expires_in_seconds: int | None = None) -> dict:
     """Store a new API key and return it with its signed token (shown once, never stored)."""
-    expires_at = expiry_from_seconds(expires_in_seconds)
+    expires_at = token_expiry(expires_in_seconds, max_token_lifetime(settings.token_max_lifetime_days))
     with conn.transaction():
         if not workspaces_db.workspace_exists(conn, workspace_id):
             raise NotFound(f"No workspace {workspace_id}.")

@@ -132,6 +132,15 @@ ESCAPES = [
     ("class A:\n    pass", "code_forbidden"),
     ("try:\n    pass\nexcept* ValueError:\n    pass", "code_forbidden"),
     ("match context:\n    case dict(__class__=c):\n        pass", "code_forbidden"),
+    # the review's dialect bypasses (issue 16, finding 4)
+    ("x = '{0:{1.__class__}}'.format(1, 2)", "code_forbidden"),          # a field in a nested spec
+    ("x = '{0:{1[0]}}'.format(1, [5])", "code_forbidden"),
+    ("match 'a':\n    case str(format=f):\n        x = f('{0.__class__}', 1)", "code_forbidden"),
+    ("match context:\n    case dict(_x=c):\n        pass", "code_forbidden"),
+    ("match context:\n    case dict(gi_frame=c):\n        pass", "code_forbidden"),
+    ("match {'a': 1}:\n    case {**__builtins__}:\n        pass", "code_forbidden"),
+    ("def f():\n    global __builtins__\n    return 1", "code_forbidden"),
+    ("def f():\n    x = 1\n    def g():\n        nonlocal __x\n    return g", "code_forbidden"),
     # names that simply do not exist in the sandbox
     ("x = os", "code_error"),
     ("x = sys.modules", "code_error"),
@@ -144,6 +153,11 @@ ESCAPES = [
     ("x = 10 ** 10 ** 8", "code_timeout"),                                # CPU bomb in one bytecode
     ("metric['result'] = 'x' * (5 * 10**6)", "code_output_too_large"),  # output bomb
     ("print('x' * 10**6)\nmetric['result'] = 1", None),                  # print is a no-op: fine
+    # what the fixes must still allow
+    ("metric['result'] = len('{0:{1}}'.format(7, 5))", None),            # a plain nested width
+    ("match {'a': 1}:\n    case {'a': v, **rest}:\n        metric['result'] = v", None),
+    ("match 3:\n    case int(real=r):\n        metric['result'] = r", None),
+    ("n = 0\ndef f():\n    global n\n    n = 4\nf()\nmetric['result'] = n", None),
 ]
 
 
