@@ -72,6 +72,11 @@ class ServiceUnavailable(CallscopeError):
     message = "The database is unreachable; retry later."
 
 
+class StorageUnavailable(CallscopeError):
+    code = "storage_unavailable"
+    message = "The recording store is unreachable; retry later."
+
+
 # Codes a call or a metric result can fail (or be skipped) with.
 FAILURE_CODES = {
     "recording_unreachable": "The recording could not be downloaded (4xx, or still failing after retries).",

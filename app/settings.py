@@ -76,6 +76,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("max_attempts", "CALLSCOPE_MAX_ATTEMPTS", "3",
      "Sweeper re-enqueues per call before it fails with `analysis_timeout`."),
     ("sweep_interval_seconds", "CALLSCOPE_SWEEP_INTERVAL_SECONDS", "60", "How often beat runs the sweeper."),
+    ("retention_interval_seconds", "CALLSCOPE_RETENTION_INTERVAL_SECONDS", "3600",
+     "How often beat erases the calls older than their workspace's retention period (set per "
+     "workspace: `callscope workspaces retention`) and finishes erasures a store outage left pending."),
     ("visibility_timeout_seconds", "CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS", "7200",
      "Redis visibility timeout: an unacknowledged task is redelivered after this. Must exceed "
      "the task time limit and every retry delay."),
@@ -165,6 +168,7 @@ class Settings:
     stale_after_seconds: int
     max_attempts: int
     sweep_interval_seconds: int
+    retention_interval_seconds: int
     visibility_timeout_seconds: int
     task_time_limit_seconds: int
     db_pool_max: int
@@ -259,9 +263,9 @@ def _env_name(field: str) -> str:
     return next(var for name, var, _, _ in SETTINGS_DOC if name == field)
 
 
-_INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
-         "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
-         "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
+_INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries",
+         "max_recording_bytes", "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
+         "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",

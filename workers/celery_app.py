@@ -24,6 +24,8 @@ celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+    "erase-expired-calls": {"task": pipeline.ERASE_EXPIRED, "schedule": float(settings.retention_interval_seconds),
+                            "options": {"queue": QUEUE, "expires": settings.retention_interval_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 

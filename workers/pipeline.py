@@ -55,6 +55,7 @@ LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
 SWEEP = "calls.sweep"
+ERASE_EXPIRED = "calls.erase_expired"  # beat: the retention sweep (app/service/erasure.py)
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended

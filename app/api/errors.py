@@ -21,6 +21,7 @@ STATUS_BY_ERROR = {
     errors.ValidationFailed: 422,
     errors.RateLimited: 429,
     errors.ServiceUnavailable: 503,
+    errors.StorageUnavailable: 503,
 }
 
 # Werkzeug's own errors (unknown route, wrong method, …) get our shape and a snake_case code.

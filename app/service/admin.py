@@ -1,12 +1,13 @@
-"""Operator use cases behind the admin CLI: migrations, workspaces, agents, tokens."""
+"""Operator use cases behind the admin CLI: migrations, workspaces (and their retention), agents, tokens."""
 from __future__ import annotations
 
 from app.auth import max_token_lifetime, mint_token, new_key_id, token_expiry
 from app.db import agents as agents_db
+from app.db import erasures as erasures_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
 from app.db.pool import Conn
-from app.errors import NotFound
+from app.errors import NotFound, ValidationFailed
 from app.settings import Settings
 
 
@@ -17,6 +18,18 @@ def migrate(conn: Conn) -> list[str]:
 def create_workspace(conn: Conn, name: str) -> dict:
     with conn.transaction():
         return workspaces_db.insert_workspace(conn, name)
+
+
+def set_retention(conn: Conn, workspace_id: int, days: int | None) -> dict:
+    """A workspace's retention period (None: keep calls until deleted); the retention sweep
+    erases older calls (docs/operations.md#erasure-and-retention). Raises NotFound, ValidationFailed."""
+    if days is not None and days <= 0:
+        raise ValidationFailed("The retention period is a number of days above 0.", details={"days": ["must be > 0"]})
+    with conn.transaction():
+        row = erasures_db.set_retention(conn, workspace_id, days)
+    if row is None:
+        raise NotFound(f"No workspace {workspace_id}.")
+    return row
 
 
 def create_agent(conn: Conn, workspace_id: int, name: str, ai_channel: str = "left") -> dict:

@@ -55,6 +55,7 @@ def e2e_env(tmp_path_factory, fake_llm) -> dict:
         "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS": "2",
         "CALLSCOPE_STALE_AFTER_SECONDS": "4",
         "CALLSCOPE_SWEEP_INTERVAL_SECONDS": "1",
+        "CALLSCOPE_RETENTION_INTERVAL_SECONDS": "1",
         "CALLSCOPE_MAX_ATTEMPTS": "20",
         "CALLSCOPE_LOG_LEVEL": "INFO",
         "CALLSCOPE_LLM_BASE_URL": fake_llm.base_url,
