@@ -203,6 +203,8 @@ class MetricPatchSchema(StrictSchema):
     pass_criteria = CriteriaField(allow_none=True)
     critical = StrictBoolean()
     enabled = StrictBoolean()
+    redact = StrictBoolean(metadata={"description": "LLM metrics: judge a transcript with phone numbers, e-mail "
+                                                    "addresses and card numbers masked (docs/metrics.md#redaction)."})
 
 
 class MetricCreateSchema(MetricPatchSchema):
@@ -211,6 +213,7 @@ class MetricCreateSchema(MetricPatchSchema):
     result_type = fields.String(required=True, validate=validate.OneOf(RESULT_TYPES))
     critical = StrictBoolean(load_default=False)
     enabled = StrictBoolean(load_default=True)
+    redact = StrictBoolean(load_default=False)
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:

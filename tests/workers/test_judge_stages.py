@@ -200,3 +200,27 @@ def test_an_llm_explanation_postgres_cannot_hold_fails_that_metric_only(env):
     assert results["Latency under 1 s"]["status"] == "failed"  # it reads the failed LLM metric: KeyError
     call = db.execute("SELECT * FROM calls WHERE id = %s", (call_id,)).fetchone()
     assert call["failure_code"] == "metric_failed"
+
+
+def test_a_redacting_llm_metric_never_sends_the_numbers_to_the_provider(env):
+    deps, sent, new_call, db = env
+    secret = [{"role": "User", "content": "Reach me on +1 415 555 0132 or ann@example.com, card 4111 1111 1111 1111",
+               "start_time": 0.5, "end_time": 3.0},
+              {"role": "AI Assistant", "content": "Thanks, noted.", "start_time": 3.5, "end_time": 4.5}]
+    redacting = {**POLITE, "name": "Polite (redacted)", "redact": True}
+    plain, masked = define(new_call, POLITE, redacting)
+    with FakeLLM(answers={"Polite": (True, "ok"), "Polite (redacted)": (True, "ok")}) as llm:
+        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
+        call_id = new_call(transcript=secret, metric_ids=[plain, masked])
+        analyze.analyze_call(deps, call_id)
+        judges.run_llm_judges(deps, call_id)
+    prompts = {name: req["messages"][-1]["content"] for req in llm.requests
+               for name in ("Polite", "Polite (redacted)") if f'"name": "{name}"' in req["messages"][-1]["content"]}
+    assert set(prompts) == {"Polite", "Polite (redacted)"}  # one request each: never mixed
+    assert "415 555 0132" in prompts["Polite"]
+    redacted = prompts["Polite (redacted)"]
+    assert "[PHONE]" in redacted and "[EMAIL]" in redacted and "[CARD]" in redacted
+    assert "555" not in redacted and "ann@" not in redacted and "4111" not in redacted
+    assert all(r["status"] == "computed" for r in custom(db, call_id).values())
+    stored = db.execute("SELECT transcript FROM calls WHERE id = %s", (call_id,)).fetchone()["transcript"]
+    assert stored == secret

@@ -10,6 +10,8 @@ from app.db.pool import transaction
 from app.status import DONE, FAILED, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
 from workers.judges.code import code_context, judge_code
+from workers.judges.llm import Judge
+from workers.judges.redaction import redact_transcript
 from workers.judges.verdicts import Judgement
 from workers.pipeline import BRANCH_ENDED, CODE_JUDGES, JUDGED, LLM_JUDGES, Report, stage
 from workers.stages.common import end_branch, write_judgements, write_judgements_safely
@@ -27,11 +29,22 @@ def run_llm_judges(deps: WorkerDeps, call: CallRow) -> Report | None:
     with transaction(deps.pool) as conn:
         metrics = custom_db.pending_judgements(conn, call_id, "llm")
     assert deps.judge is not None, "the worker's composition root always sets a judge"
-    verdicts = deps.judge.judge(call["transcript"], metrics) if metrics else {}
+    verdicts = judge_llm_metrics(deps.judge, call["transcript"], metrics)
     with transaction(deps.pool) as conn:
         write_judgements(conn, call_id, [(m, verdicts[m["metric_id"]]) for m in metrics])
         join_ready = end_branch(conn, call_id, LLM_BRANCH, DONE)
     return Report(BRANCH_ENDED, join_ready)
+
+
+def judge_llm_metrics(judge: Judge, transcript: list[dict], metrics: list[dict]) -> dict[int, Judgement]:
+    """One batched request for the metrics that read the transcript as it is, one for those that
+    read it redacted (docs/metrics.md#redaction); the provider never sees both in one request."""
+    verdicts: dict[int, Judgement] = {}
+    for redacted in (False, True):
+        group = [m for m in metrics if bool(m.get("redact")) is redacted]
+        if group:
+            verdicts.update(judge.judge(redact_transcript(transcript) if redacted else transcript, group))
+    return verdicts
 
 
 @stage(CODE_JUDGES)

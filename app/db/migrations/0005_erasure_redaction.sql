@@ -1,4 +1,5 @@
--- Erasure and retention (docs/operations.md#erasure-and-retention).
+-- Erasure and retention (docs/operations.md#erasure-and-retention), and redaction before LLM
+-- judging (docs/metrics.md#redaction).
 -- A workspace may keep its calls for a limited time: NULL keeps them until they are deleted.
 ALTER TABLE workspaces ADD COLUMN retention_days integer CHECK (retention_days IS NULL OR retention_days > 0);
 
@@ -15,3 +16,7 @@ CREATE TABLE erasures (
     reason        text NOT NULL CHECK (reason IN ('request', 'retention')),
     requested_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- An LLM metric may be judged on a transcript with phone numbers, e-mail addresses and card
+-- numbers masked; part of the definition, so each version records whether it was.
+ALTER TABLE custom_metric_versions ADD COLUMN redact boolean NOT NULL DEFAULT false;
