@@ -4,7 +4,7 @@ This is the first of two layers. It gives users a clear 422 (line and message) w
 a metric, and the worker checks again before every run (`code_forbidden`). It is NOT the
 security boundary — language restrictions have a long history of escapes (RestrictedPython's
 own README says so) — the boundary is the operating system: workers/judges/sandbox.py runs the
-code in a fresh process with rlimits, an unprivileged user and no network.
+code in a fresh bubblewrap box per run (namespaces, seccomp, rlimits; docs/metrics.md#the-sandbox).
 
 Rules, each closing a known escape family:
 - no `import` / `from … import` (and `__import__` is not a builtin there);

@@ -127,13 +127,16 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("code_judge_memory_mb", "CALLSCOPE_CODE_JUDGE_MEMORY_MB", "256",
      "Address-space limit of the code-metric process; over it: `code_memory_exceeded`."),
     ("code_judge_isolation", "CALLSCOPE_CODE_JUDGE_ISOLATION", "full",
-     "`full`: each run drops to the sandbox user in a fresh network namespace (the worker must "
-     "run as root, as in the bundled setup) plus rlimits; `rlimits`: rlimits, clean environment "
-     "and empty directory only — weaker, for workers that cannot be root. Checked at worker start."),
-    ("code_judge_user", "CALLSCOPE_CODE_JUDGE_USER", "nobody", "Unprivileged user code metrics run as (`full` isolation)."),
+     "`full`: each run in its own bubblewrap box (new user, PID, IPC, UTS, network and mount "
+     "namespaces, a seccomp filter, rlimits; no root needed, but user namespaces must be allowed). "
+     "`off`: this worker runs no user code (code metrics fail `sandbox_unavailable`): for workers "
+     "whose runtime forbids user namespaces, next to a judge worker that takes the `code_judges` "
+     "queue. Checked at worker start."),
+    ("code_judge_user", "CALLSCOPE_CODE_JUDGE_USER", "nobody",
+     "The unprivileged user a worker running as root drops to before it creates a box."),
     ("code_judge_python", "CALLSCOPE_CODE_JUDGE_PYTHON", "",
      "Python interpreter for code metrics; empty picks the first of the worker's own, "
-     "`/usr/local/bin/python3`, `/usr/bin/python3` that the sandbox user can run."),
+     "`/usr/local/bin/python3`, `/usr/bin/python3` that runs in the box."),
     ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
 )
 
@@ -225,8 +228,8 @@ class Settings:
             raise SettingsError("CALLSCOPE_TRANSCRIBER must be `local`, `openai` or `none`")
         if self.transcriber == "openai" and not self.asr_base_url:
             raise SettingsError("CALLSCOPE_TRANSCRIBER=openai needs CALLSCOPE_ASR_BASE_URL")
-        if self.code_judge_isolation not in ("full", "rlimits"):
-            raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `rlimits`")
+        if self.code_judge_isolation not in ("full", "off"):
+            raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `off`")
         if self.llm_concurrency < 1:
             raise SettingsError("CALLSCOPE_LLM_CONCURRENCY must be ≥ 1")
         longest_delay = max(300, self.task_time_limit_seconds)

@@ -20,7 +20,7 @@ PG_PORT=${CALLSCOPE_DEV_PG_PORT:-25432}
 REDIS_PORT=${CALLSCOPE_DEV_REDIS_PORT:-26379}
 VENV=${CALLSCOPE_VENV:-.venv}
 
-ensure_packages initdb:postgresql redis-server:redis-server
+ensure_packages initdb:postgresql redis-server:redis-server bwrap:bubblewrap
 ensure_venv "$VENV" dev,worker
 mkdir -p "$STATE/storage" "$STATE/redis"
 
@@ -58,9 +58,6 @@ chmod 600 "$STATE/secrets" "$STATE/demo.json" 2>/dev/null || true  # state left 
   echo "CALLSCOPE_PUBLIC_BASE_URL=http://127.0.0.1:$PORT"
   # Development confines the downloader to loopback: no recording URL can reach any other host.
   echo "CALLSCOPE_FETCH_NETWORKS=127.0.0.0/8,::1/128"
-  # Code metrics run as an unprivileged user in a new network namespace, which needs root;
-  # without it the worker would refuse to start, so development falls back to rlimits only.
-  if [ "$(id -u)" != 0 ]; then echo "CALLSCOPE_CODE_JUDGE_ISOLATION=rlimits"; fi
   echo "CALLSCOPE_PORT=$PORT"
   echo "CALLSCOPE_WEB_CONCURRENCY=${CALLSCOPE_WEB_CONCURRENCY:-2}"
   echo "CALLSCOPE_BEAT_SCHEDULE=$STATE/beat-schedule"

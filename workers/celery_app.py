@@ -8,13 +8,16 @@ import threading
 from celery import Celery, signals
 
 from app.logs import configure_logging, log_context
-from app.queue import QUEUE, celery_config
+from app.queue import QUEUE, QUEUES, celery_config
 from app.settings import Settings
 from workers import pipeline
 from workers.context import WorkerDeps
 
 log = logging.getLogger(__name__)
-settings = Settings.from_env()
+# Workers sign nothing (tokens and local-storage links are the web process's), so they start
+# without CALLSCOPE_JWT_KEYS and CALLSCOPE_SECRET_KEY: a code-judge worker holds no secret beyond
+# its broker and database (docs/operations.md#the-code-judge-worker).
+settings = Settings.from_env(secrets=False)
 
 celery = Celery("callscope-worker", include=["workers.tasks"])
 celery.conf.update(celery_config(settings))
@@ -34,10 +37,12 @@ _deps_lock = threading.Lock()
 
 
 def queue_depth() -> int | None:
-    """Messages waiting in the `calls` queue (a Redis list), or None if the broker is unreachable."""
+    """Messages waiting in the `calls` and `code_judges` queues (Redis lists), or None if the
+    broker is unreachable."""
     try:
         with celery.connection_for_read() as conn:
-            return int(conn.default_channel.client.llen(QUEUE))
+            client = conn.default_channel.client
+            return sum(int(client.llen(name)) for name in QUEUES)
     except Exception:
         return None
 

@@ -2,8 +2,9 @@
 
     python tests/bench/judges_bench.py [runs] [concurrent calls]
 
-1. Code judge: overhead per metric run (fresh confined process + run + checks), for a trivial
-   metric and one that walks a 200-turn transcript, in `full` and `rlimits` isolation.
+1. Code judge: cost of one metric run (a fresh bubblewrap box with its namespaces and seccomp
+   filter, `python -I -S` in it, the run, the checks), for a trivial metric and one that walks a
+   200-turn transcript. `python tests/bench/judges_bench.py 50 8 code` measures only this part.
 2. LLM judge: calls judged per second against the local fake OpenAI-compatible server with a
    simulated 100 ms model latency, N calls at once (as N worker processes would), 3 metrics a
    call — batched, and with the per-metric fallback the provider forces by refusing batches.
@@ -36,7 +37,7 @@ METRICS = [{"metric_id": i, "name": f"M{i}", "result_type": "boolean", "prompt":
 
 
 def code_overhead(runs: int) -> None:
-    for isolation in ("full", "rlimits"):
+    for isolation in ("full",):  # `off` runs nothing
         sandbox = Sandbox(SandboxConfig(isolation=isolation))
         sandbox.verify()
         for label, code in (("trivial", TRIVIAL), ("200-turn walk", WALK)):
@@ -73,4 +74,5 @@ if __name__ == "__main__":
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 50
     concurrency = int(sys.argv[2]) if len(sys.argv) > 2 else 8
     code_overhead(runs)
-    llm_throughput(calls=200, concurrency=concurrency)
+    if sys.argv[3:4] != ["code"]:
+        llm_throughput(calls=200, concurrency=concurrency)

@@ -133,7 +133,7 @@ def settings_for(env: dict):
 
 def start_worker(env: dict, logs: Path, name: str) -> subprocess.Popen:
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    return _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
+    return _start(celery + ["worker", "-Q", "calls,code_judges", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
                             "--without-gossip"], env, logs / f"{name}.log", "ready.")
 
 
