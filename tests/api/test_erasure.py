@@ -2,16 +2,13 @@
 local storage; the S3 path runs end to end in tests/e2e/test_erasure.py."""
 from __future__ import annotations
 
-import tempfile
-
 import pytest
 
-from app.db.pipeline import set_recording
 from app.errors import StorageUnavailable
 from app.service import admin
 from app.service.erasure import erase_call, erase_expired
 from app.storage import recording_key
-from tests.api.conftest import call_body
+from tests.api.conftest import call_body, store_recording
 
 URL = "/api/public/v1/calls"
 
@@ -19,13 +16,7 @@ URL = "/api/public/v1/calls"
 def submit_with_recording(client, app, db, tenant, identifier: str) -> int:
     response = client.post(URL, json=call_body(tenant, call_identifier=identifier), headers=tenant.headers)
     call_id = response.get_json()["id"]
-    storage = app.extensions["callscope"].storage
-    key = recording_key(tenant.workspace_id, call_id, "wav")
-    with tempfile.NamedTemporaryFile(suffix=".wav") as src:
-        src.write(b"RIFF0000WAVEdata")
-        src.flush()
-        storage.put_file(key, src.name, "audio/wav")
-    set_recording(db, call_id, key, {"format": "wav"})
+    store_recording(app, db, tenant, call_id)
     db.execute("INSERT INTO metric_results (call_id, metric_key, status) VALUES (%s, 'extra', 'computed')",
                (call_id,))
     db.commit()

@@ -4,14 +4,19 @@
 
 1. Code judge: cost of one metric run (a fresh bubblewrap box with its namespaces and seccomp
    filter, `python -I -S` in it, the run, the checks), for a trivial metric and one that walks a
-   200-turn transcript. `python tests/bench/judges_bench.py 50 8 code` measures only this part.
+   200-turn transcript; interleaved run by run with the same runner in a bare `python -I -S`
+   process with the same rlimits (what a run cost before the box), so both see the same load.
+   `python tests/bench/judges_bench.py 50 8 code` measures only this part.
 2. LLM judge: calls judged per second against the local fake OpenAI-compatible server with a
    simulated 100 ms model latency, N calls at once (as N worker processes would), 3 metrics a
    call — batched, and with the per-metric fallback the provider forces by refusing batches.
 """
 from __future__ import annotations
 
+import json
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.fake_llm import FakeLLM
 from workers.judges.code import judge_code
 from workers.judges.llm import OpenAIJudge
-from workers.judges.sandbox import Sandbox, SandboxConfig
+from workers.judges.sandbox import _RUNNER, MAX_OUTPUT_BYTES, Sandbox, SandboxConfig
 
 TRANSCRIPT = [{"role": "AI Assistant" if i % 2 else "User", "content": f"turn number {i} with some words",
                "start_time": i * 3.0, "end_time": i * 3.0 + 2.2} for i in range(200)]
@@ -36,22 +41,38 @@ WALK = ('ai = [t for t in context["transcript"] if t["role"] == "AI Assistant"]\
 METRICS = [{"metric_id": i, "name": f"M{i}", "result_type": "boolean", "prompt": "Was it fine?"} for i in (1, 2, 3)]
 
 
+def bare_run(python: str, code: str) -> float:
+    """ms for the same runner in a plain confined process, without the box (the cost before it)."""
+    def limits() -> None:
+        for limit, value in ((resource.RLIMIT_CPU, 6), (resource.RLIMIT_AS, 256 << 20), (resource.RLIMIT_FSIZE, 0)):
+            resource.setrlimit(limit, (value, value))
+
+    started = time.perf_counter()
+    done = subprocess.run([python, "-I", "-S", "-B", "-c", _RUNNER, str(MAX_OUTPUT_BYTES)], env={},
+                          input=json.dumps({"code": code, "context": CONTEXT}).encode(), capture_output=True,
+                          preexec_fn=limits, check=True)
+    assert json.loads(done.stdout)["ok"]
+    return (time.perf_counter() - started) * 1000
+
+
 def code_overhead(runs: int) -> None:
-    for isolation in ("full",):  # `off` runs nothing
-        sandbox = Sandbox(SandboxConfig(isolation=isolation))
-        sandbox.verify()
-        for label, code in (("trivial", TRIVIAL), ("200-turn walk", WALK)):
-            metric = {"metric_id": 1, "result_type": "numeric", "code": code}
-            times = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                verdict = judge_code(sandbox, metric, CONTEXT)
-                times.append((time.perf_counter() - started) * 1000)
-                assert verdict.status == "computed", verdict
+    sandbox = Sandbox(SandboxConfig())
+    sandbox.verify()
+    for label, code in (("trivial", TRIVIAL), ("200-turn walk", WALK)):
+        metric = {"metric_id": 1, "result_type": "numeric", "code": code}
+        boxed, bare = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            verdict = judge_code(sandbox, metric, CONTEXT)
+            boxed.append((time.perf_counter() - started) * 1000)
+            assert verdict.status == "computed", verdict
+            bare.append(bare_run(sandbox.python, code))
+        for name, times in (("box", boxed), ("bare process", bare)):
             times.sort()
-            print(f"code judge [{isolation:7}] {label:14}: mean {statistics.mean(times):5.1f} ms, "
+            print(f"code judge [{name:12}] {label:14}: mean {statistics.mean(times):5.1f} ms, "
                   f"p50 {times[len(times) // 2]:5.1f} ms, p95 {times[int(len(times) * 0.95)]:5.1f} ms "
                   f"({runs} runs, python {sandbox.python})")
+        print(f"code judge  the box adds {statistics.mean(boxed) - statistics.mean(bare):5.1f} ms a run ({label})")
 
 
 def llm_throughput(calls: int, concurrency: int) -> None:

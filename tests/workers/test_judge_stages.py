@@ -49,12 +49,17 @@ def run_transcript_call(deps, new_call, sent, llm=True, **fields) -> int:
     return call_id
 
 
+def judged_with_fake_llm(deps, new_call, sent, answers: dict, metric_ids: list[int]) -> int:
+    """A transcript call through every stage, its LLM metrics judged by the local fake provider."""
+    with FakeLLM(answers=answers) as llm:
+        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
+        return run_transcript_call(deps, new_call, sent, metric_ids=metric_ids)
+
+
 def test_llm_then_code_judges_decide_call_success(env):
     deps, sent, new_call, db = env
     polite, latency = define(new_call, POLITE, LATENCY_OK)
-    with FakeLLM(answers={"Polite": (True, "greets and thanks")}) as llm:
-        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
-        call_id = run_transcript_call(deps, new_call, sent, metric_ids=[polite, latency])
+    call_id = judged_with_fake_llm(deps, new_call, sent, {"Polite": (True, "greets and thanks")}, [polite, latency])
     results = custom(db, call_id)
     assert results["Polite"]["status"] == "computed" and results["Polite"]["result"] is True
     assert results["Polite"]["passed"] is True and results["Polite"]["usage"]["total_tokens"] > 0
@@ -69,9 +74,7 @@ def test_llm_then_code_judges_decide_call_success(env):
 def test_a_failing_critical_metric_makes_the_call_unsuccessful(env):
     deps, sent, new_call, db = env
     polite, latency = define(new_call, POLITE, LATENCY_OK)
-    with FakeLLM(answers={"Polite": (False, "rude")}) as llm:
-        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
-        call_id = run_transcript_call(deps, new_call, sent, metric_ids=[polite, latency])
+    call_id = judged_with_fake_llm(deps, new_call, sent, {"Polite": (False, "rude")}, [polite, latency])
     results = custom(db, call_id)
     assert results["Polite"]["passed"] is False  # not critical: does not decide success alone
     assert results["Latency under 1 s"]["result"] is False and results["Latency under 1 s"]["passed"] is False
@@ -191,9 +194,7 @@ def test_an_unexpected_exception_in_one_code_judge_is_that_metrics_failure(env):
 def test_an_llm_explanation_postgres_cannot_hold_fails_that_metric_only(env):
     deps, sent, new_call, db = env
     polite, latency = define(new_call, POLITE, LATENCY_OK)
-    with FakeLLM(answers={"Polite": (True, "fine\x00then")}) as llm:
-        deps = replace(deps, judge=OpenAIJudge(llm.base_url, "", "m", 5, max_retries=0))
-        call_id = run_transcript_call(deps, new_call, sent, metric_ids=[polite, latency])
+    call_id = judged_with_fake_llm(deps, new_call, sent, {"Polite": (True, "fine\x00then")}, [polite, latency])
     results = custom(db, call_id)
     assert (results["Polite"]["status"], results["Polite"]["error_code"]) == ("failed", "unstorable_output")
     assert results["Polite"]["usage"]["total_tokens"] > 0  # what it cost is kept
