@@ -96,12 +96,8 @@ _TABLE: dict[int, tuple[tuple[Network, str], ...]] = {
 
 def translated_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     """The IPv4 address an IPv4-mapped or NAT64 IPv6 address is delivered to (else None)."""
-    if ip.version != 6:
-        return None
-    if ip in _MAPPED:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.version == 6 and (ip in _MAPPED or ip in _NAT64):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)  # both keep it in the last 32 bits
     return None
 
 
