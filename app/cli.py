@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     ws = sub.add_parser("workspaces").add_subparsers(dest="command", required=True)
     ws_create = ws.add_parser("create", help="create a workspace (a tenant)")
     ws_create.add_argument("name")
+    ws_retention = ws.add_parser("retention", help="erase a workspace's calls older than N days (beat does it)")
+    ws_retention.add_argument("--workspace", type=int, required=True)
+    keep = ws_retention.add_mutually_exclusive_group(required=True)
+    keep.add_argument("--days", type=int, help="retention period in days (> 0)")
+    keep.add_argument("--forever", action="store_true", help="keep calls until they are deleted (the default)")
 
     agents = sub.add_parser("agents").add_subparsers(dest="command", required=True)
     agent_create = agents.add_parser("create", help="create an agent in a workspace")
@@ -65,6 +70,8 @@ def _run(args, settings: Settings) -> dict:
                 return {"applied": admin.migrate(conn)}
             case ("workspaces", "create"):
                 return admin.create_workspace(conn, args.name)
+            case ("workspaces", "retention"):
+                return admin.set_retention(conn, args.workspace, None if args.forever else args.days)
             case ("agents", "create"):
                 return admin.create_agent(conn, args.workspace, args.name, args.ai_channel)
             case ("tokens", "issue"):

@@ -18,7 +18,8 @@ REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-26380}
 S3_PORT=${CALLSCOPE_TEST_S3_PORT:-25900}
 VENV=${CALLSCOPE_VENV:-.venv}
 
-ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng flite:flite festival:festival
+ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng flite:flite festival:festival \
+  bwrap:bubblewrap
 # the evaluation corpus's festival voices (tests/eval/voices.py) have no command of their own
 ensure_dirs /usr/share/festival/voices/english/kal_diphone:festvox-kallpc16k \
   /usr/share/festival/voices/english/ked_diphone:festvox-kdlpc16k \

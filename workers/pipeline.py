@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, QUEUE
+from app.queue import ANALYZE_TASK, JUDGE_QUEUE, QUEUE
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -55,6 +55,7 @@ LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
 SWEEP = "calls.sweep"
+ERASE_EXPIRED = "calls.erase_expired"  # beat: the retention sweep (app/service/erasure.py)
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended
@@ -229,7 +230,7 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
 
     def send(task_name: str, call_id: int) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=QUEUE)
+            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.service import erasure
 from workers import pipeline
 from workers.base import StageTask
 from workers.celery_app import celery, deps
@@ -35,3 +36,8 @@ STAGE_TASKS = {name: _stage_task(name, stage) for name, stage in STAGES.items()}
 @celery.task(name=pipeline.SWEEP, acks_late=False)
 def sweep_stale_calls() -> dict:
     return sweep.sweep_stale_calls(deps())
+
+
+@celery.task(name=pipeline.ERASE_EXPIRED, acks_late=False)
+def erase_expired_calls() -> dict:
+    return erasure.erase_expired(deps().pool, deps().storage)

@@ -28,7 +28,8 @@ class CustomResultRow(TypedDict):
     usage: dict[str, Any] | None
     duration_ms: int | None
 
-_DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical")
+_DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical,"
+               " v.redact")
 _FROM = (" FROM custom_results r JOIN custom_metric_versions v"
          " ON v.metric_id = r.metric_id AND v.version = r.metric_version")
 
