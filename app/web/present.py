@@ -111,4 +111,5 @@ def fmt_criteria(criteria: dict | None) -> str:
 
 
 FILTERS = {"ms": fmt_ms, "clock": fmt_clock, "duration": fmt_duration, "when": fmt_when, "pct": fmt_pct,
-           "num": fmt_num, "criteria": fmt_criteria, "metric_value": metric_value}
+           "num": fmt_num, "criteria": fmt_criteria, "metric_value": metric_value,
+           "explain": explain_code}
