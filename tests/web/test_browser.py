@@ -57,6 +57,8 @@ def test_a_team_lead_signs_in_filters_and_hears_an_interruption(computed_stereo_
         search.send_keys("harbor")
         browser.find_element(By.CSS_SELECTOR, "form.filters button[type=submit]").click()
         wait_for(browser, "return document.querySelectorAll('tr.call-row').length === 1")
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, "calls_list.png"))
         link = browser.find_element(By.CSS_SELECTOR, "a.call-link")
         assert link.text == "harbor-dental-0042"
         link.click()
@@ -99,6 +101,13 @@ def test_a_team_lead_signs_in_filters_and_hears_an_interruption(computed_stereo_
         wait_for(browser, "return !document.getElementById('player').seeking")
         position = browser.execute_script("return document.getElementById('player').currentTime")
         assert abs(position - float(turn.get_attribute("data-seek"))) <= 0.1
+
+        # playing moves the cursor along the timeline
+        x_before = float(browser.find_element(By.ID, "cursor").get_attribute("x1"))
+        browser.execute_script("document.getElementById('player').play()")
+        wait_for(browser, f"return document.getElementById('player').currentTime > {position + 0.5}", timeout=10)
+        browser.execute_script("document.getElementById('player').pause()")
+        assert float(browser.find_element(By.ID, "cursor").get_attribute("x1")) > x_before
 
         # zooming in widens the timeline; the custom metric's reasoning is on the page
         width = float(browser.find_element(By.ID, "timeline").get_attribute("width"))

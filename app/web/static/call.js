@@ -133,8 +133,19 @@
     if (!audio.paused) { window.requestAnimationFrame(tick); }
   }
 
+  function onSeekKey(event) {  // Enter or Space on a focused turn or mark seeks like a click
+    if (event.key === 'Enter' || event.key === ' ') {
+      var target = event.target.closest('[data-seek]');
+      if (target) { event.preventDefault(); seek(parseFloat(target.getAttribute('data-seek'))); }
+    }
+  }
+
   svg.addEventListener('click', onSeekClick);
-  document.querySelectorAll('.transcript').forEach(function (list) { list.addEventListener('click', onSeekClick); });
+  svg.addEventListener('keydown', onSeekKey);
+  document.querySelectorAll('.transcript').forEach(function (list) {
+    list.addEventListener('click', onSeekClick);
+    list.addEventListener('keydown', onSeekKey);
+  });
   if (audio) {
     audio.addEventListener('play', function () { window.requestAnimationFrame(tick); });
     audio.addEventListener('seeked', function () { moveCursor(audio.currentTime, true); });
