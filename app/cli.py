@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
                                                         "set-password link; ends the user's sessions, lifts a lock-out")
     user_reset.add_argument("--password-stdin", action="store_true")
     user_reset.add_argument("email")
+    user_delete = users.add_parser("delete", help="remove a dashboard user (their sessions end)")
+    user_delete.add_argument("email")
     # --json is accepted after the command too (`callscope tokens issue --workspace 1 --json`)
     for p in (db, ws, agents, tokens, users):
         for action in p.choices.values():
@@ -87,6 +89,10 @@ def _run(args, settings: Settings) -> dict:
                 return _create_user(conn, settings, args)
             case ("users", "reset-password"):
                 return _reset_password(conn, settings, args)
+            case ("users", "delete"):
+                from app.service import users
+
+                return users.delete_user(conn, args.email)
     raise SystemExit(2)
 
 

@@ -41,6 +41,16 @@ def workspace_users(conn: Conn, workspace_id: int) -> list[UserRow]:
                         (workspace_id,)).fetchall()  # type: ignore[return-value]
 
 
+def user_of_workspace(conn: Conn, workspace_id: int, user_id: int) -> UserRow | None:
+    return conn.execute(f"SELECT {_COLUMNS} FROM users WHERE id = %s AND workspace_id = %s",
+                        (user_id, workspace_id)).fetchone()  # type: ignore[return-value]
+
+
+def delete_user(conn: Conn, user_id: int) -> None:
+    """Remove a user; their sessions and links go with them (ON DELETE CASCADE)."""
+    conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+
+
 def record_failed_signin(conn: Conn, user_id: int, free_attempts: int, first_lock_seconds: int,
                          max_lock_seconds: int) -> UserRow:
     """Count a failure; from the `free_attempts`-th on, lock for first_lock_seconds, doubling

@@ -3,6 +3,7 @@ server-side sessions, invitation links (docs/dashboard.md#sign-in)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,8 @@ from app.db import workspaces as workspaces_db
 from app.db.pool import Conn, transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.service.deps import Deps
+
+log = logging.getLogger(__name__)
 
 SESSION_LIFETIME = timedelta(hours=12)   # absolute: a stolen cookie is not good for long
 INVITE_LIFETIME = timedelta(days=7)
@@ -105,6 +108,44 @@ def cli_invite_link(conn: Conn, email: str) -> str:
         return new_invite_link(conn, user["id"])
 
 
+def member_link(deps: Deps, admin: SignedIn, user_id: int) -> tuple[str, str]:
+    """An admin's reset for a member: a fresh set-password link (email, token). The member's
+    password keeps working until the link is used."""
+    if not admin.is_admin:
+        raise NotFound()
+    with transaction(deps.pool) as conn:
+        member = users_db.user_of_workspace(conn, admin.workspace_id, user_id)
+        if member is None:
+            raise NotFound("No such user.")
+        return member["email"], new_invite_link(conn, user_id)
+
+
+def remove_member(deps: Deps, admin: SignedIn, user_id: int) -> str:
+    """An admin removes a member of their workspace (never themselves: a workspace must keep
+    someone who can invite). Returns the removed email."""
+    if not admin.is_admin:
+        raise NotFound()
+    if user_id == admin.user_id:
+        raise ValidationFailed("You cannot remove yourself.")
+    with transaction(deps.pool) as conn:
+        member = users_db.user_of_workspace(conn, admin.workspace_id, user_id)
+        if member is None:
+            raise NotFound("No such user.")
+        users_db.delete_user(conn, user_id)
+    log.info("dashboard user removed", extra={"user_id": user_id, "by_user_id": admin.user_id})
+    return member["email"]
+
+
+def delete_user(conn: Conn, email: str) -> dict:
+    """Remove a user (CLI); their sessions end at once."""
+    with conn.transaction():
+        user = users_db.user_by_email(conn, email, for_update=True)
+        if user is None:
+            raise NotFound(f"No user {email}.")
+        users_db.delete_user(conn, user["id"])
+    return {"id": user["id"], "email": user["email"], "deleted": True}
+
+
 def workspace_users(deps: Deps, admin: SignedIn) -> list[users_db.UserRow]:
     if not admin.is_admin:
         raise NotFound()
@@ -148,6 +189,7 @@ def sign_in(deps: Deps, email: str, password: str) -> str:
     with transaction(deps.pool) as conn:
         user = users_db.user_by_email(conn, email.strip())
     if user is not None and user["locked_until"] and user["locked_until"] > datetime.now(UTC):
+        log.warning("sign-in refused: account locked", extra={"user_id": user["id"]})
         seconds = int((user["locked_until"] - datetime.now(UTC)).total_seconds()) + 1
         raise RateLimited("Too many failed sign-ins: this account is locked for a while.",
                           code="account_locked", details={"retry_after_seconds": seconds})
@@ -157,12 +199,14 @@ def sign_in(deps: Deps, email: str, password: str) -> str:
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     with transaction(deps.pool) as conn:
         if not ok:
-            users_db.record_failed_signin(conn, user["id"], FREE_ATTEMPTS, FIRST_LOCK_SECONDS, MAX_LOCK_SECONDS)
+            failed = users_db.record_failed_signin(conn, user["id"], FREE_ATTEMPTS, FIRST_LOCK_SECONDS, MAX_LOCK_SECONDS)
+            log.warning("sign-in failed", extra={"user_id": user["id"], "failed_signins": failed["failed_signins"]})
         elif users_db.is_locked(conn, user["id"]):
             ok = False  # a parallel guess locked it meanwhile: this success does not count
         else:
             rehash = passwords.hash_password(password) if passwords.needs_rehash(user["password_hash"] or "") else None
             users_db.record_successful_signin(conn, user["id"], rehash)
+            log.info("signed in", extra={"user_id": user["id"]})
             return _start_session(conn, user["id"])
     raise Unauthorized("Wrong email or password.", code="invalid_credentials")
 

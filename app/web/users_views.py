@@ -1,7 +1,7 @@
 """Workspace users, for admins: who has access, and inviting someone new."""
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import redirect, render_template, request, url_for
 
 from app.api.request import deps
 from app.errors import Conflict, ValidationFailed
@@ -15,14 +15,36 @@ from app.web.session import current_user, signed_in
 @signed_in
 def workspace_users():
     admin = current_user()
-    invite_url, problem = None, None
+    invite_url, problem, link_for = None, None, None
     if request.method == "POST":
         try:
-            token = users.invite_user(deps(), admin, request.form.get("email", ""), request.form.get("is_admin") == "on")
-            invite_url = f"{deps().settings.public_base_url}{DASHBOARD_PREFIX}/invite/{token}"
+            email = request.form.get("email", "")
+            token = users.invite_user(deps(), admin, email, request.form.get("is_admin") == "on")
+            invite_url, link_for = _link(token), email
         except (Conflict, ValidationFailed) as exc:
             problem = exc.message
     members = users.workspace_users(deps(), admin)
     status = 422 if problem else 200
-    return render_template("users.html", members=members, invite_url=invite_url, problem=problem,
-                           email=request.form.get("email", "") if problem else ""), status
+    return render_template("users.html", members=members, invite_url=invite_url, link_for=link_for, problem=problem,
+                           email=request.form.get("email", "") if problem else "",
+                           removed=request.args.get("removed")), status
+
+
+@bp.post("/users/<int:user_id>/link")
+@signed_in
+def member_link(user_id: int):
+    email, token = users.member_link(deps(), current_user(), user_id)
+    members = users.workspace_users(deps(), current_user())
+    return render_template("users.html", members=members, invite_url=_link(token), link_for=email, problem=None,
+                           email="", removed=None)
+
+
+@bp.post("/users/<int:user_id>/remove")
+@signed_in
+def remove_member(user_id: int):
+    email = users.remove_member(deps(), current_user(), user_id)
+    return redirect(url_for("dashboard.workspace_users", removed=email))
+
+
+def _link(token: str) -> str:
+    return f"{deps().settings.public_base_url}{DASHBOARD_PREFIX}/invite/{token}"

@@ -120,3 +120,48 @@ def test_cli_creates_users_with_a_password_or_a_link(db, test_db_url, acme):
     weak = subprocess.run([CLI, "--json", "users", "create", "--workspace", ws, "--password-stdin", "x@acme.test"],
                           input="short\n", capture_output=True, text=True, env=env, timeout=60)
     assert weak.returncode == 1 and "validation_failed" in weak.stdout
+
+
+def test_an_admin_resets_and_removes_members_but_not_themselves(app, acme, db):
+    from app.service import users
+
+    member = users.create_user(db, acme.tenant.workspace_id, "member@acme.test", PASSWORD, False)
+    me = db.execute("SELECT id FROM users WHERE email = %s", (acme.email,)).fetchone()["id"]
+    other = app.test_client()
+    sign_in(other, "member@acme.test")
+    admin = app.test_client()
+    sign_in(admin, acme.email)
+    token = csrf_from(admin.get("/dashboard/users").get_data(as_text=True))
+    linked = admin.post(f"/dashboard/users/{member['id']}/link", data={"csrf_token": token}).get_data(as_text=True)
+    assert "A set-password link for member@acme.test" in linked and "/dashboard/invite/" in linked
+    assert admin.post(f"/dashboard/users/{me}/remove", data={"csrf_token": token}).status_code == 422
+    removed = admin.post(f"/dashboard/users/{member['id']}/remove", data={"csrf_token": token})
+    assert removed.status_code == 302
+    assert other.get("/dashboard/").status_code == 302  # their session ended with them
+    assert sign_in(app.test_client(), "member@acme.test").status_code == 401
+
+
+def test_members_and_other_workspaces_cannot_manage_users(app, acme, globex, db):
+    from app.service import users
+
+    member = users.create_user(db, acme.tenant.workspace_id, "member@acme.test", PASSWORD, False)
+    plain = app.test_client()
+    sign_in(plain, "member@acme.test")
+    token = csrf_from(plain.get("/dashboard/").get_data(as_text=True))
+    assert plain.get("/dashboard/users").status_code == 404
+    assert plain.post(f"/dashboard/users/{member['id']}/link", data={"csrf_token": token}).status_code == 404
+    outsider = app.test_client()
+    sign_in(outsider, globex.email)
+    token = csrf_from(outsider.get("/dashboard/users").get_data(as_text=True))
+    for action in ("link", "remove"):
+        assert outsider.post(f"/dashboard/users/{member['id']}/{action}", data={"csrf_token": token}).status_code == 404
+    assert db.execute("SELECT count(*) AS n FROM users WHERE id = %s", (member["id"],)).fetchone()["n"] == 1
+
+
+def test_cli_deletes_a_user(db, test_db_url, acme):
+    result = subprocess.run([CLI, "--json", "users", "delete", acme.email], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "CALLSCOPE_DATABASE_URL": test_db_url})
+    assert result.returncode == 0 and '"deleted": true' in result.stdout
+    again = subprocess.run([CLI, "--json", "users", "delete", acme.email], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "CALLSCOPE_DATABASE_URL": test_db_url})
+    assert again.returncode == 1 and "not_found" in again.stdout
