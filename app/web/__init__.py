@@ -32,6 +32,8 @@ def content_security_policy(media_origin: str | None) -> str:
 
 @bp.before_request
 def _before():
+    if request.endpoint == "dashboard.static":
+        return  # stylesheet and script: no session lookup
     load_user(deps())
     if request.method == "POST":
         view = current_app.view_functions.get(request.endpoint or "")
@@ -40,7 +42,8 @@ def _before():
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    remember_pre_session_token(response, deps())
+    if "user" in g:
+        remember_pre_session_token(response, deps())
     response.headers["Content-Security-Policy"] = content_security_policy(g.get("media_origin"))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"

@@ -37,9 +37,9 @@ METRIC_DOCS = {
 }
 # the headline field of each metric's result_data
 _HEADLINE = {
-    "latency_ms": ("average_ms", "avg {} ms"), "time_to_first_word_ms": ("ms", "{} ms"),
+    "latency_ms": ("average_ms", "avg {:,} ms"), "time_to_first_word_ms": ("ms", "{:,} ms"),
     "user_interruptions": ("count", "{}"), "ai_interruptions": ("count", "{}"),
-    "stop_time_after_interruption": ("average_ms", "avg {} ms"), "talk_ratio": ("ratio", "{:.0%}"),
+    "stop_time_after_interruption": ("average_ms", "avg {:,} ms"), "talk_ratio": ("ratio", "{:.0%}"),
     "word_per_minute": ("wpm", "{:.0f} wpm"), "false_interruptions": ("count", "{}"),
     "interruption_non_adherence": ("count", "{}"), "transcription_accuracy": ("wer", "WER {:.1%}"),
     "voice_tone_clarity": ("score", "{:.2f} / 5"), "voice_change_detection": ("detected", "{}"),

@@ -6,11 +6,13 @@ template draws this at `pixels_per_second`; the page's script redraws it when zo
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 LANES = ("ai", "user")
 FIT_WIDTH_PX = 1000        # the whole call fits this width before the browser measures the real one
-MIN_LABEL_PX = 46          # a latency label is drawn only over a gap at least this wide
+MIN_LABEL_PX = 46          # a silence needs this many pixels (× 1.6) before its label is drawn
+TOOL_TEXT_CHARS = 200      # a tool call's arguments or result, shortened to this in the transcript
 
 
 @dataclass(frozen=True)
@@ -59,13 +61,27 @@ class Timeline:
 _PARTY = {"AI Assistant": "ai", "User": "user"}
 
 
+def _text(turn: dict) -> str:
+    """What a turn said; for a tool turn without words, its call or result in short."""
+    if turn.get("content"):
+        return str(turn["content"])
+    data = turn.get("data")
+    if not isinstance(data, dict):
+        return ""
+    data = {k: v for k, v in data.items() if k != "id"}
+    if not data:
+        return ""
+    shown = json.dumps(data, ensure_ascii=False, default=str)
+    return shown if len(shown) <= TOOL_TEXT_CHARS else shown[:TOOL_TEXT_CHARS] + "…"
+
+
 def _turns(transcript: list[dict] | None) -> list[Turn]:
     turns = []
     for t in transcript or ():
         start, end = t.get("start_time"), t.get("end_time")
         turns.append(Turn(str(t.get("role", "")), _PARTY.get(t.get("role", "")),
                           float(start) if start is not None else None, float(end) if end is not None else None,
-                          str(t.get("content") or "")))
+                          _text(t)))
     return turns
 
 

@@ -40,13 +40,14 @@ def test_marks_come_from_the_results_at_their_times():
 
 def test_without_audio_the_transcript_times_are_the_lanes_and_tool_turns_are_kept_as_text():
     transcript = [{"role": "AI Assistant", "content": "Hi", "start_time": 0.0, "end_time": 1.0},
-                  {"role": "Function Call", "content": "", "data": {}},
+                  {"role": "Function Call", "content": "", "data": {"id": "t1", "name": "lookup"}},
                   {"role": "User", "content": "Hello", "start_time": 1.4, "end_time": 2.5}]
     timeline = build_timeline({"speech": None, "results": [], "transcript": transcript,
                                "transcript_source": "provided", "generated_transcript": None})
     assert timeline.source == "transcript" and timeline.duration == 2.5
     assert timeline.segments == {"ai": [(0.0, 1.0)], "user": [(1.4, 2.5)]}
     assert [t.party for t in timeline.turns["provided"]] == ["ai", None, "user"]
+    assert timeline.turns["provided"][1].text == '{"name": "lookup"}'  # a tool turn shows its call
     assert "generated" not in timeline.turns
 
 
