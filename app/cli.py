@@ -100,19 +100,13 @@ def _stdin_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _invite_url(settings: Settings, token: str) -> str:
-    from app.paths import DASHBOARD_PREFIX
-
-    return f"{settings.public_base_url}{DASHBOARD_PREFIX}/invite/{token}"
-
-
 def _create_user(conn, settings: Settings, args) -> dict:
     from app.service import users
 
     password = _stdin_password() if args.password_stdin else None
     user = users.create_user(conn, args.workspace, args.email, password, args.admin)
     if password is None:
-        user["set_password_url"] = _invite_url(settings, users.cli_invite_link(conn, user["email"]))
+        user["set_password_url"] = users.invite_url(settings.public_base_url, users.cli_invite_link(conn, user["email"]))
     return user
 
 
@@ -121,7 +115,8 @@ def _reset_password(conn, settings: Settings, args) -> dict:
 
     if args.password_stdin:
         return users.reset_password(conn, args.email, _stdin_password())
-    return {"email": args.email, "set_password_url": _invite_url(settings, users.cli_invite_link(conn, args.email))}
+    link = users.invite_url(settings.public_base_url, users.cli_invite_link(conn, args.email))
+    return {"email": args.email, "set_password_url": link}
 
 
 def _environment(env_file: str | None) -> dict[str, str]:

@@ -13,6 +13,7 @@ from app.db import users as users_db
 from app.db import workspaces as workspaces_db
 from app.db.pool import Conn, transaction
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
+from app.paths import DASHBOARD_PREFIX
 from app.service.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,11 @@ def reset_password(conn: Conn, email: str, password: str) -> dict:
             raise NotFound(f"No user {email}.")
         users_db.set_password(conn, user["id"], password_hash)
     return {"id": user["id"], "email": user["email"], "sessions_ended": True}
+
+
+def invite_url(public_base_url: str, token: str) -> str:
+    """Where an invitation or set-password token is redeemed."""
+    return f"{public_base_url}{DASHBOARD_PREFIX}/invite/{token}"
 
 
 def new_invite_link(conn: Conn, user_id: int) -> str:

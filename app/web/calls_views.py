@@ -39,7 +39,7 @@ def call(call_id: int):
     results = {r["metric_key"]: r for r in view["results"]}
     return render_template("call.html", call=view, results=results, timeline=build_timeline(view), min_label_px=MIN_LABEL_PX,
                            metric_names=METRIC_NAMES, metric_docs=METRIC_DOCS, metric_thresholds=METRIC_THRESHOLDS,
-                           saved=request.args.get("saved"), problem=None)
+                           saved=request.args.get("saved"))
 
 
 @bp.post("/calls/<int:call_id>/annotations")

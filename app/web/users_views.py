@@ -5,7 +5,6 @@ from flask import redirect, render_template, request, url_for
 
 from app.api.request import deps
 from app.errors import Conflict, ValidationFailed
-from app.paths import DASHBOARD_PREFIX
 from app.service import users
 from app.web.blueprint import bp
 from app.web.session import current_user, signed_in
@@ -47,4 +46,4 @@ def remove_member(user_id: int):
 
 
 def _link(token: str) -> str:
-    return f"{deps().settings.public_base_url}{DASHBOARD_PREFIX}/invite/{token}"
+    return users.invite_url(deps().settings.public_base_url, token)
