@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run callscope on this machine, no Docker, no cloud account:
 #   virtualenv + project, Postgres and Redis on loopback, local-filesystem storage, migrations,
-#   a demo workspace/agent/token (.callscope-dev/demo.json), then web + worker + beat + Flower
+#   a demo workspace/agent/token and a dashboard user (.callscope-dev/demo.json), then web + worker + beat + Flower
 #   in the foreground (honcho, from the Procfile); a bundled sample call is submitted and its
 #   analysis printed as soon as the API is up. Ctrl-C stops everything.
 # Running it again reuses the database, the storage, the secrets and the demo token.
@@ -119,6 +119,22 @@ json.dump(demo, open(sys.argv[1], "w"), indent=2)
 PY
 chmod 600 "$STATE/demo.json"
 
+# The demo dashboard user (an admin of the demo workspace): created once; its password is kept
+# in demo.json next to the API token (docs/dashboard.md#sign-in).
+DEMO_EMAIL=demo@callscope.local
+if ! "$VENV/bin/python" -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("dashboard_password") else 1)' "$STATE/demo.json"; then
+  log "creating the demo dashboard user $DEMO_EMAIL"
+  password=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(12))')
+  ws_id=$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["workspace_id"])' "$STATE/demo.json")
+  echo "$password" | "$VENV/bin/callscope" --json users create --workspace "$ws_id" --admin --password-stdin "$DEMO_EMAIL" >/dev/null \
+    || echo "$password" | "$VENV/bin/callscope" --json users reset-password --password-stdin "$DEMO_EMAIL" >/dev/null
+  "$VENV/bin/python" - "$STATE/demo.json" "$DEMO_EMAIL" "$password" <<'PY'
+import json, sys
+demo = json.load(open(sys.argv[1])); demo["dashboard_email"], demo["dashboard_password"] = sys.argv[2], sys.argv[3]
+json.dump(demo, open(sys.argv[1], "w"), indent=2)
+PY
+fi
+
 log "starting web (http://127.0.0.1:$PORT), worker, beat and Flower (http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555})"
 # honcho signals its whole process group when it stops: give it a group of its own.
 setsid "$VENV/bin/honcho" start -f Procfile -e "$STATE/env" web worker beat flower &
@@ -129,9 +145,17 @@ set +e
 "$VENV/bin/python" deploy/sample/submit_sample.py "$STATE/demo.json"
 sample_status=$?
 set -e
+read -r dash_email dash_password sample_id < <("$VENV/bin/python" -c '
+import json, sys
+d = json.load(open(sys.argv[1])); print(d["dashboard_email"], d["dashboard_password"], d.get("sample_call_id", ""))' "$STATE/demo.json")
+dashboard="http://127.0.0.1:$PORT/dashboard/"
+[ -n "$sample_id" ] && dashboard="http://127.0.0.1:$PORT/dashboard/calls/$sample_id"
 cat >&2 <<EOF
 
-  callscope is running.  API: http://127.0.0.1:$PORT/api/public/v1   Flower: http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555}
+  callscope is running.
+  Dashboard: $dashboard
+             sign in as $dash_email / $dash_password   (the sample call's timeline, audio and metrics)
+  API: http://127.0.0.1:$PORT/api/public/v1   Flower: http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555}
   Demo ids and token:    $STATE/demo.json
   Try:  TOKEN=\$(python3 -c 'import json; print(json.load(open("$STATE/demo.json"))["token"])')
         curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$PORT/api/public/v1/calls | python3 -m json.tool

@@ -14,7 +14,8 @@ from app.settings import Settings
 JWT_KEYS = "test-key:" + "k" * 48
 SECRET = "s" * 48
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
-TABLES = ("call_status_history", "metric_results", "custom_results", "stage_runs", "calls", "erasures",
+TABLES = ("user_sessions", "user_invites", "users",
+          "call_status_history", "metric_results", "custom_results", "stage_runs", "calls", "erasures",
           "custom_metric_versions", "custom_metrics",
           "agents", "api_keys", "workspaces")
 
