@@ -103,6 +103,10 @@ def score_call(truth: dict[str, list], measured: Speech, label: str = "") -> Sco
     w_st, h_st = _events(want["stop_time_after_interruption"], "events"), _events(have["stop_time_after_interruption"], "events")
     pairs, _, _ = pair([e["at_second"] for e in w_st], [e["at_second"] for e in h_st])
     out.stop_errors = [h_st[j]["stop_time_ms"] - w_st[i]["stop_time_ms"] for i, j in pairs]
+    for i, j in pairs:
+        if abs(h_st[j]["stop_time_ms"] - w_st[i]["stop_time_ms"]) > 100:
+            out.details.append(f"{label} stop time at {w_st[i]['at_second']}: {w_st[i]['stop_time_ms']} ms, "
+                               f"measured {h_st[j]['stop_time_ms']} ms")
     for channel in ("ai_channel", "user_channel"):
         w_si = want["silence_detection"][channel]["events"] if isinstance(want["silence_detection"], dict) else []
         h_si = have["silence_detection"][channel]["events"] if isinstance(have["silence_detection"], dict) else []
@@ -125,7 +129,6 @@ def score_call(truth: dict[str, list], measured: Speech, label: str = "") -> Sco
         out.start_errors += starts
         out.end_errors += ends
     return out
-
 
 
 def summarise(score: Score) -> dict:
