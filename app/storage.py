@@ -20,11 +20,20 @@ from urllib.parse import urlencode
 from app.paths import API_PREFIX
 from app.settings import Settings
 
-KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)$")
+KEY_PATTERN = re.compile(r"^(recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)"
+                         r"|inbound/\d+/\d+/[A-Za-z0-9_-]{1,200}\.mp3)$")
 
 
 def recording_key(workspace_id: int, call_id: int, ext: str) -> str:
     return f"recordings/{workspace_id}/{call_id}/original.{ext}"
+
+
+def inbound_audio_key(workspace_id: int, integration_id: int, platform_call_id: str) -> str:
+    """Where audio a platform sent inside its event waits for the call's analysis
+    (docs/integrations.md#recordings): derived from the platform's call id, so a resent event
+    overwrites its own object."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in platform_call_id)[:200] or "_"
+    return f"inbound/{workspace_id}/{integration_id}/{safe}.mp3"
 
 
 class Storage(Protocol):

@@ -14,9 +14,10 @@ from app.settings import Settings
 JWT_KEYS = "test-key:" + "k" * 48
 SECRET = "s" * 48
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
-TABLES = ("call_status_history", "metric_results", "custom_results", "stage_runs", "calls",
+TABLES = ("webhook_attempts", "webhook_deliveries", "webhook_endpoints", "integration_signatures",
+          "call_status_history", "metric_results", "custom_results", "stage_runs", "calls",
           "custom_metric_versions", "custom_metrics",
-          "agents", "api_keys", "workspaces")
+          "integrations", "agents", "api_keys", "workspaces")
 
 
 def service_url(name: str) -> str:

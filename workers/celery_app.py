@@ -24,6 +24,8 @@ celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+    "poll-webhooks": {"task": pipeline.POLL_WEBHOOKS, "schedule": settings.webhook_poll_seconds,
+                      "options": {"queue": QUEUE, "expires": settings.webhook_poll_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 
@@ -63,6 +65,9 @@ def deps() -> WorkerDeps:
                     judge=make_judge(settings),
                     sandbox=make_sandbox(settings),
                     transcriber=make_transcriber(settings),
+                    webhook_client=Downloader(AddressPolicy(settings.fetch_networks), FetchLimits(
+                        settings.webhook_connect_timeout, settings.webhook_read_timeout,
+                        settings.webhook_connect_timeout + settings.webhook_read_timeout, 0, 64 * 1024)),
                 )
     return _deps
 

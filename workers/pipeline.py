@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, QUEUE
+from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, QUEUE
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -55,6 +55,9 @@ LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
 SWEEP = "calls.sweep"
+DISPATCH_WEBHOOKS = "webhooks.dispatch"  # the call's webhook deliveries, sent at once (docs/webhooks.md)
+DELIVER_WEBHOOK = DELIVER_WEBHOOK_TASK
+POLL_WEBHOOKS = "webhooks.poll"          # beat: deliveries due for a retry
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended
@@ -77,7 +80,7 @@ RULES: Mapping[tuple[str, str], tuple[str, ...]] = {
     (AUDIO_METRICS, TRANSCRIBED): (LLM_JUDGES, JOIN),
     (LLM_JUDGES, BRANCH_ENDED): (JOIN,),
     (CODE_JUDGES, JUDGED): (FINALIZE,),
-    (FINALIZE, DECIDED): (),
+    (FINALIZE, DECIDED): (DISPATCH_WEBHOOKS,),
 }
 
 _VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
@@ -216,6 +219,13 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
         return run
 
     return wrap
+
+
+def send_deliveries(deps: WorkerDeps, delivery_ids: list[int]) -> int:
+    """Beat's webhook poll: one delivery task per due delivery (docs/webhooks.md)."""
+    for delivery_id in delivery_ids:
+        deps.send(DELIVER_WEBHOOK, delivery_id)
+    return len(delivery_ids)
 
 
 def redispatch(deps: WorkerDeps, call_id: int) -> None:

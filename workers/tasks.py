@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workers import pipeline
+from workers import pipeline, webhooks
 from workers.base import StageTask
 from workers.celery_app import celery, deps
 from workers.stages import analyze, audio, finalize, judges, recording, sweep, transcript
@@ -35,3 +35,20 @@ STAGE_TASKS = {name: _stage_task(name, stage) for name, stage in STAGES.items()}
 @celery.task(name=pipeline.SWEEP, acks_late=False)
 def sweep_stale_calls() -> dict:
     return sweep.sweep_stale_calls(deps())
+
+
+# Webhooks: one attempt per task, no Celery retry (the schedule lives in Postgres, workers/webhooks.py).
+@celery.task(name=pipeline.DELIVER_WEBHOOK, acks_late=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhooks.attempt_delivery(deps(), delivery_id)
+
+
+@celery.task(name=pipeline.DISPATCH_WEBHOOKS, acks_late=True)
+def dispatch_webhooks(call_id: int) -> None:
+    for delivery_id in webhooks.due_deliveries(deps(), call_id):
+        webhooks.attempt_delivery(deps(), delivery_id)
+
+
+@celery.task(name=pipeline.POLL_WEBHOOKS, acks_late=False)
+def poll_webhooks() -> int:
+    return pipeline.send_deliveries(deps(), webhooks.due_deliveries(deps()))

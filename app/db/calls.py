@@ -9,9 +9,9 @@ _INSERT_COLUMNS = (
     "workspace_id", "agent_id", "call_identifier", "observation_type", "call_direction",
     "call_end_reason", "customer_number", "duration_seconds", "call_timestamp", "label",
     "metadata", "source_recording_url", "transcript", "transcript_source", "metric_ids",
-    "transcription_status", "transcript_branch", "audio_branch",
+    "transcription_status", "transcript_branch", "audio_branch", "integration_id", "recording_source",
 )
-_JSON_COLUMNS = {"metadata", "transcript"}
+_JSON_COLUMNS = {"metadata", "transcript", "recording_source"}
 
 _SUMMARY = (
     "c.id, c.call_identifier, c.workspace_id, c.agent_id, a.name AS agent_name,"
@@ -124,3 +124,16 @@ def update_call_annotations(conn: Conn, call_id: int, values: dict) -> None:
         return
     assignments = ", ".join(f"{c} = %({c})s" for c in values)
     conn.execute(f"UPDATE calls SET {assignments}, updated_at = now() WHERE id = %(id)s", {**values, "id": call_id})
+
+
+def merge_platform_event(conn: Conn, call_id: int, platform_data: dict, fields: dict) -> None:
+    """A later event of a platform call: its platform data is merged into metadata.platform
+    (newer keys win) and the scalar fields the call still lacks are filled in."""
+    fillable = ("call_end_reason", "customer_number", "duration_seconds")
+    fills = ", ".join(f"{c} = coalesce({c}, %({c})s)" for c in fillable)
+    conn.execute(
+        "UPDATE calls SET metadata = jsonb_set(metadata, '{platform}',"
+        " coalesce(metadata->'platform', '{}'::jsonb) || %(platform)s), "
+        f"{fills}, updated_at = now() WHERE id = %(id)s",
+        {"platform": Jsonb(platform_data), "id": call_id, **{c: fields.get(c) for c in fillable}},
+    )

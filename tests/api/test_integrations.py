@@ -1,0 +1,192 @@
+"""Integrations: CRUD with sealed secrets, and the events endpoint's signature checks, mapping
+and idempotency (through the Flask test client; tests/e2e/test_platforms.py replays the same
+events over real HTTP to a running app and worker)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support import platforms as pf
+
+URL = "/api/public/v1/integrations"
+SECRET = "whsec-platform-secret-0123456789"
+
+
+def create(client, tenant, **fields) -> dict:
+    body = {"platform": "retell", "name": "Retell prod", "signing_secret": SECRET,
+            "default_agent_id": tenant.agent_id, **fields}
+    response = client.post(URL, json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def send(client, integration: dict, payload: dict, secret: str = SECRET, at: float | None = None, headers=None):
+    body = pf.encode(payload)
+    signed = headers if headers is not None else pf.SIGNERS[integration["platform"]](secret, body, at)
+    return client.post(f"{URL}/{integration['id']}/events", data=body,
+                       headers={"Content-Type": "application/json", **signed})
+
+
+def calls(db) -> list[dict]:
+    return db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+
+
+def test_secrets_are_sealed_and_never_shown_again(client, tenant, db):
+    created = create(client, tenant, api_key="vapi-private-key-abcd")
+    assert "signing_secret" not in created and "api_key" not in created
+    assert created["signing_secret_hint"] == "…6789" and created["api_key_hint"] == "…abcd"
+    assert created["events_url"].endswith(f"/api/public/v1/integrations/{created['id']}/events")
+    stored = db.execute("SELECT signing_secret, api_key FROM integrations").fetchone()
+    assert SECRET not in stored["signing_secret"] and "abcd" not in stored["api_key"]
+    listed = client.get(URL, headers=tenant.headers).get_json()
+    assert listed["total"] == 1 and SECRET not in str(listed)
+    assert SECRET not in str(client.get(f"{URL}/{created['id']}", headers=tenant.headers).get_json())
+
+
+def test_rotating_the_signing_secret_refuses_the_old_one(client, tenant, db):
+    integration = create(client, tenant)
+    new = "a-brand-new-platform-secret-9876"
+    patched = client.patch(f"{URL}/{integration['id']}", json={"signing_secret": new}, headers=tenant.headers)
+    assert patched.status_code == 200 and patched.get_json()["signing_secret_hint"] == "…9876"
+    assert send(client, integration, pf.retell_event("call_ended", "r-rot")).status_code == 401
+    assert send(client, integration, pf.retell_event("call_ended", "r-rot"), secret=new).status_code == 200
+
+
+def test_agent_map_must_name_agents_of_the_workspace(client, tenant, other_tenant):
+    body = {"platform": "vapi", "name": "x", "signing_secret": SECRET, "agent_map": {"asst": other_tenant.agent_id}}
+    response = client.post(URL, json=body, headers=tenant.headers)
+    assert response.status_code == 422 and "agent_map" in response.get_json()["error"]["details"]
+    nothing = {"platform": "vapi", "name": "x", "signing_secret": SECRET}
+    assert client.post(URL, json=nothing, headers=tenant.headers).status_code == 422
+
+
+def test_integrations_are_per_workspace(client, tenant, other_tenant):
+    integration = create(client, tenant)
+    assert client.get(f"{URL}/{integration['id']}", headers=other_tenant.headers).status_code == 404
+    assert client.delete(f"{URL}/{integration['id']}", headers=other_tenant.headers).status_code == 404
+    assert client.delete(f"{URL}/{integration['id']}", headers=tenant.headers).status_code == 204
+
+
+@pytest.mark.parametrize("platform,payload", [
+    ("retell", pf.retell_event("call_ended", "sig-1")),
+    ("vapi", pf.vapi_report("sig-1")),
+    ("elevenlabs", pf.elevenlabs_transcription("sig-1")),
+])
+def test_bad_missing_stale_and_replayed_signatures_are_401_and_store_nothing(client, tenant, db, platform, payload):
+    integration = create(client, tenant, platform=platform)
+    body = pf.encode(payload)
+    good = pf.SIGNERS[platform](SECRET, body)
+    cases = {
+        "missing": {},
+        "wrong secret": pf.SIGNERS[platform]("not-the-secret-at-all", body),
+        "stale": pf.SIGNERS[platform](SECRET, body, at=time.time() - 3 * 3600),
+        "from the future": pf.SIGNERS[platform](SECRET, body, at=time.time() + 3 * 3600),
+    }
+    for name, headers in cases.items():
+        response = send(client, integration, payload, headers=headers)
+        assert response.status_code == 401, name
+        assert response.get_json()["error"]["code"] == "invalid_signature", name
+    tampered = client.post(f"{URL}/{integration['id']}/events", data=body.replace(b"sig-1", b"sig-2"),
+                           headers={"Content-Type": "application/json", **good})
+    assert tampered.status_code == 401
+    assert calls(db) == [] and db.execute("SELECT count(*) AS n FROM integration_signatures").fetchone()["n"] == 0
+    assert send(client, integration, payload, headers=good).status_code == 200
+    replay = send(client, integration, payload, headers=good)
+    assert replay.status_code == 401 and "replay" in replay.get_json()["error"]["message"]
+    assert len(calls(db)) == 1
+
+
+def test_retell_duplicates_and_call_analyzed_make_one_call_with_the_analysis(client, tenant, db):
+    integration = create(client, tenant)
+    first = send(client, integration, pf.retell_event("call_ended", "r-1"))
+    assert first.status_code == 200 and first.get_json()["status"] == "accepted"
+    duplicate = send(client, integration, pf.retell_event("call_ended", "r-1"))
+    analyzed = send(client, integration, pf.retell_event("call_analyzed", "r-1"))
+    assert duplicate.get_json()["status"] == analyzed.get_json()["status"] == "updated"
+    assert duplicate.get_json()["call_id"] == first.get_json()["call_id"]
+    [call] = calls(db)
+    platform = call["metadata"]["platform"]
+    assert platform["analysis"]["call_successful"] is True and platform["events"] == ["call_ended", "call_analyzed"]
+    assert call["call_identifier"] == "r-1" and call["call_direction"] == "outbound"
+    assert call["customer_number"] == "+15550222" and call["duration_seconds"] == 33
+    assert call["call_end_reason"] == "user_hangup" and call["integration_id"] == integration["id"]
+    assert call["recording_source"]["kind"] == "url" and call["recording_source"]["mono"] is False
+    roles = [t["role"] for t in call["transcript"]]
+    assert "Function Call" in roles and "Function Call Result" in roles
+    first_turn = call["transcript"][0]
+    assert first_turn["start_time"] == 0.5 and first_turn["end_time"] == 3.0
+
+
+def test_retell_older_shape_and_mono_fallback(client, tenant, db):
+    integration = create(client, tenant)
+    assert send(client, integration, pf.retell_event("call_ended", "r-old", older=True,
+                                                     multi_channel=False)).status_code == 200
+    [call] = calls(db)
+    assert call["recording_source"]["mono"] is True and call["metadata"]["platform"]["recording"] == "mono_fallback"
+    assert call["metadata"]["platform"]["latency"]["e2e"]["p50"] == 900
+    assert len(call["transcript"]) == 13
+
+
+def test_vapi_current_and_older_shapes(client, tenant, db):
+    integration = create(client, tenant, platform="vapi", api_key="vapi-private-key-abcd")
+    assert send(client, integration, pf.vapi_report("v-new")).status_code == 200
+    assert send(client, integration, pf.vapi_report("v-old", older=True)).status_code == 200
+    new, old = calls(db)
+    assert new["call_direction"] == "inbound" and old["call_direction"] == "outbound"
+    assert new["duration_seconds"] == 33 and old["duration_seconds"] == 33
+    assert new["customer_number"] == old["customer_number"] == "+15550100"
+    assert new["call_end_reason"] == "customer-ended-call"
+    assert new["recording_source"] == {"kind": "vapi", "call_id": "v-new", "mono": False,
+                                       "url": "https://storage.vapi.ai/v-new-stereo.wav",
+                                       "integration_id": integration["id"]}
+    assert new["metadata"]["platform"]["analysis"]["successEvaluation"] == "true"
+    assert old["metadata"]["platform"]["analysis"] == {"summary": "Booking moved to Friday."}
+    for call in (new, old):
+        roles = [t["role"] for t in call["transcript"]]
+        assert roles.count("AI Assistant") == 7 and roles.count("User") == 6 and "Function Call" in roles
+        assert call["transcript"][0]["start_time"] == 0.5 and call["transcript"][0]["end_time"] == 3.0
+
+
+def test_elevenlabs_audio_is_stored_and_the_transcription_makes_the_call(client, tenant, db, app):
+    integration = create(client, tenant, platform="elevenlabs")
+    audio = send(client, integration, pf.elevenlabs_audio("conv-1", b"ID3fake-mp3-bytes"))
+    assert audio.status_code == 200 and audio.get_json()["status"] == "stored" and calls(db) == []
+    assert send(client, integration, pf.elevenlabs_transcription("conv-1")).status_code == 200
+    [call] = calls(db)
+    assert call["recording_source"]["kind"] == "stored"
+    assert app.extensions["callscope"].storage.exists(call["recording_source"]["key"])
+    assert call["customer_number"] == "+15550333" and call["call_end_reason"] == "Client disconnected"
+    assert call["transcript"][0] == {"role": "AI Assistant", "content": pf.CALL[0]["content"],
+                                     "start_time": 0.5, "end_time": 3.8}
+    # older payloads without has_audio still expect the audio event; has_audio false: none
+    assert send(client, integration, pf.elevenlabs_transcription("conv-2", has_audio=False)).status_code == 200
+    assert calls(db)[1]["recording_source"] is None
+
+
+def test_unmapped_agent_auto_created_once_then_mapped(client, tenant, db):
+    integration = create(client, tenant, default_agent_id=None, auto_create_agents=True)
+    send(client, integration, pf.retell_event("call_ended", "a-1", agent_id="agent_new"))
+    send(client, integration, pf.retell_event("call_ended", "a-2", agent_id="agent_new"))
+    first, second = calls(db)
+    assert first["agent_id"] == second["agent_id"] != tenant.agent_id
+    shown = client.get(f"{URL}/{integration['id']}", headers=tenant.headers).get_json()
+    assert shown["agent_map"] == {"agent_new": first["agent_id"]}
+
+
+def test_unmapped_agent_without_a_fallback_is_422_and_stores_nothing(client, tenant, db):
+    integration = create(client, tenant, default_agent_id=None, agent_map={"agent_known": tenant.agent_id})
+    response = send(client, integration, pf.retell_event("call_ended", "u-1", agent_id="agent_other"))
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "unmapped_agent"
+    assert calls(db) == []
+    assert send(client, integration, pf.retell_event("call_ended", "u-2", agent_id="agent_known")).status_code == 200
+
+
+def test_other_events_are_acknowledged_and_ignored(client, tenant, db):
+    integration = create(client, tenant)
+    response = send(client, integration, {"event": "call_started", "call": {"call_id": "s-1"}})
+    assert response.status_code == 200 and response.get_json()["status"] == "ignored" and calls(db) == []
+
+
+def test_unknown_integration_is_404(client):
+    assert client.post(f"{URL}/999999/events", data=b"{}", headers={"Content-Type": "application/json"}).status_code == 404
