@@ -197,3 +197,16 @@ def test_rotation_signs_with_both_secrets(served, e2e_app, tenant, receiver):
     # a receiver that still has only the old secret, and one that has switched, both verify
     assert WebhookReceiver.verifies(created["secret"], got["body"], got["headers"])
     assert WebhookReceiver.verifies(rotated["secret"], got["body"], got["headers"])
+
+
+def test_reported_latency_sits_next_to_the_measured_one(served, e2e_app, tenant):
+    """Transcript timings (no recording fetched): five answered turns measured, five reported by Vapi."""
+    integration = integrate(served, tenant, "vapi", fetch_recordings=False)
+    accepted = post_event(integration, served, pf.vapi_report(f"lat-{uuid.uuid4().hex[:8]}")).json()
+    call = final(e2e_app, tenant, accepted["call_id"])
+    latency = next(m for m in call["standard_metrics"] if m["metric_key"] == "latency_ms")["result_data"]
+    reported = latency["reported"]
+    assert reported["matched_by"] == "order" and reported["source"].startswith("vapi")
+    assert [(t["measured_ms"], t["reported_ms"], t["gap_ms"]) for t in reported["turns"]] == [
+        (900, 1020, -120), (2500, 1020, 1480), (300, 1020, -720), (600, 1020, -420), (500, 1020, -520)]
+    assert reported["summary"]["average_gap_ms"] == 960 - 1020 and reported["summary"]["turns_measured_slower"] == 1
