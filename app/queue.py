@@ -14,6 +14,7 @@ from app.settings import Settings
 
 ANALYZE_TASK = "calls.analyze"
 DELIVER_WEBHOOK_TASK = "webhooks.deliver"
+REANALYSIS_JOB_TASK = "reanalysis.run_job"
 QUEUE = "calls"
 log = logging.getLogger(__name__)
 

@@ -145,6 +145,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Outbound webhook read timeout (a receiver slower than this counts as a failed attempt)."),
     ("webhook_rotation_grace_seconds", "CALLSCOPE_WEBHOOK_ROTATION_GRACE_SECONDS", "86400",
      "After a webhook secret rotation, deliveries are signed with both secrets this long."),
+    ("reanalysis_per_second", "CALLSCOPE_REANALYSIS_PER_SECOND", "5",
+     "Calls a bulk re-analysis job sends back to analysis per second (docs/api.md#re-analysis)."),
     ("webhook_poll_seconds", "CALLSCOPE_WEBHOOK_POLL_SECONDS", "15",
      "How often beat sends the webhook deliveries that are due (retries wait in Postgres, not in the broker)."),
 )
@@ -214,6 +216,7 @@ class Settings:
     webhook_connect_timeout: float
     webhook_read_timeout: float
     webhook_rotation_grace_seconds: int
+    reanalysis_per_second: int
     webhook_poll_seconds: float
 
     @classmethod
@@ -249,6 +252,8 @@ class Settings:
 
             if invalid_keys(self.encryption_keys):
                 raise SettingsError("CALLSCOPE_ENCRYPTION_KEYS: every key must be a Fernet key (32 url-safe base64 bytes)")
+        if self.reanalysis_per_second < 1:
+            raise SettingsError("CALLSCOPE_REANALYSIS_PER_SECOND must be ≥ 1")
         if self.llm_concurrency < 1:
             raise SettingsError("CALLSCOPE_LLM_CONCURRENCY must be ≥ 1")
         longest_delay = max(300, self.task_time_limit_seconds)
@@ -289,7 +294,8 @@ _INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "m
          "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
-         "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds"}
+         "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
+         "reanalysis_per_second"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
            "asr_timeout_seconds", "webhook_retry_base_seconds", "webhook_retry_max_delay_seconds",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, QUEUE
+from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, QUEUE, REANALYSIS_JOB_TASK
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -57,7 +57,8 @@ FINALIZE = "calls.finalize"
 SWEEP = "calls.sweep"
 DISPATCH_WEBHOOKS = "webhooks.dispatch"  # the call's webhook deliveries, sent at once (docs/webhooks.md)
 DELIVER_WEBHOOK = DELIVER_WEBHOOK_TASK
-POLL_WEBHOOKS = "webhooks.poll"          # beat: deliveries due for a retry
+POLL_WEBHOOKS = "webhooks.poll"          # beat: deliveries due for a retry (and stalled re-analysis jobs)
+REANALYSIS_JOB = REANALYSIS_JOB_TASK     # one batch of a bulk re-analysis, then the next one a second later
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended
@@ -228,6 +229,19 @@ def send_deliveries(deps: WorkerDeps, delivery_ids: list[int]) -> int:
     return len(delivery_ids)
 
 
+def continue_job(deps: WorkerDeps, job_id: int, reset_calls: list[int], more: bool, delay: float) -> None:
+    """After a re-analysis batch committed: its calls are analysed, the next batch follows `delay` later."""
+    for call_id in reset_calls:
+        deps.send(ANALYZE, call_id)
+    if more:
+        deps.send(REANALYSIS_JOB, job_id, countdown=delay)
+
+
+def resume_jobs(deps: WorkerDeps, job_ids: list[int]) -> None:
+    for job_id in job_ids:
+        deps.send(REANALYSIS_JOB, job_id)
+
+
 def redispatch(deps: WorkerDeps, call_id: int) -> None:
     """The sweeper's way back in: calls.analyze again (it re-sends what the call still needs)."""
     deps.send(ANALYZE, call_id)
@@ -237,9 +251,9 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
     """The send function of WorkerDeps: publish a stage by name. A broker outage is logged, not
     raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
 
-    def send(task_name: str, call_id: int) -> None:
+    def send(task_name: str, call_id: int, countdown: float | None = None) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=QUEUE)
+            celery.send_task(task_name, args=(call_id,), queue=QUEUE, countdown=countdown)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})

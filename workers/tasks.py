@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from workers import pipeline, webhooks
+from workers import pipeline, reanalysis, webhooks
 from workers.base import StageTask
 from workers.celery_app import celery, deps
 from workers.stages import analyze, audio, finalize, judges, recording, sweep, transcript
@@ -51,4 +51,11 @@ def dispatch_webhooks(call_id: int) -> None:
 
 @celery.task(name=pipeline.POLL_WEBHOOKS, acks_late=False)
 def poll_webhooks() -> int:
+    pipeline.resume_jobs(deps(), reanalysis.stalled_jobs(deps()))
     return pipeline.send_deliveries(deps(), webhooks.due_deliveries(deps()))
+
+
+@celery.task(name=pipeline.REANALYSIS_JOB, acks_late=True)
+def run_reanalysis_job(job_id: int) -> None:
+    reset, more = reanalysis.run_job_batch(deps(), job_id)
+    pipeline.continue_job(deps(), job_id, reset, more, reanalysis.BATCH_INTERVAL_SECONDS)

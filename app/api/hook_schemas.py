@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.api.responses import _Page
 from app.api.schemas import StrictBoolean, StrictInteger, StrictSchema
+from app.catalogue import STANDARD_KEYS
 
 PLATFORMS = ("vapi", "retell", "elevenlabs")
 WEBHOOK_EVENTS = ("call.computed", "call.failed")
@@ -136,3 +137,61 @@ class DeliverySchema(Schema):
 
 class PageOfDeliveriesSchema(_Page):
     items = fields.List(fields.Nested(DeliverySchema))
+
+
+class ReanalyzeSchema(StrictSchema):
+    """Which results to compute again; neither list: all of them."""
+
+    standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)),
+                                   validate=validate.Length(max=len(STANDARD_KEYS)))
+    metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)), validate=validate.Length(max=200))
+    metric_versions = fields.String(load_default="current", validate=validate.OneOf(("current", "original")),
+                                    metadata={"description": "Custom metrics: each one's `current` version, or the "
+                                                             "`original` one the call was analysed with."})
+
+
+class ReanalysisFilterSchema(StrictSchema):
+    agent_id = StrictInteger()
+    analysis_status = fields.String(validate=validate.OneOf(("computed", "failed")))
+    from_ = fields.AwareDateTime(format="iso", data_key="from")
+    to = fields.AwareDateTime(format="iso")
+
+
+class ReanalysisJobCreateSchema(ReanalyzeSchema):
+    filter = fields.Nested(ReanalysisFilterSchema, load_default=dict)
+
+
+class ReanalyzeAcceptedSchema(Schema):
+    id = fields.Integer()
+    analysis_status = fields.String()
+    analysis_run = fields.Integer(metadata={"description": "The run now being computed (the earlier ones: GET …/runs)."})
+
+
+class EarlierRunSchema(Schema):
+    run = fields.Integer()
+    analysis_status = fields.String()
+    call_success = fields.Boolean(allow_none=True)
+    failure_code = fields.String(allow_none=True)
+    failure_message = fields.String(allow_none=True)
+    results = fields.List(fields.Dict())
+    custom_results = fields.List(fields.Dict())
+    finished_at = fields.DateTime(format="iso")
+    replaced_at = fields.DateTime(format="iso")
+
+
+class EarlierRunsSchema(Schema):
+    items = fields.List(fields.Nested(EarlierRunSchema))
+
+
+class ReanalysisJobSchema(Schema):
+    id = fields.Integer()
+    client_id = fields.Integer(attribute="workspace_id")
+    filters = fields.Dict()
+    options = fields.Dict()
+    status = fields.String(metadata={"description": "running or done."})
+    total = fields.Integer(metadata={"description": "Finished calls that matched when the job was made."})
+    done = fields.Integer(metadata={"description": "Calls sent back to analysis so far."})
+    skipped = fields.Integer(metadata={"description": "Calls passed over because they were being analysed."})
+    created_at = fields.DateTime(format="iso")
+    updated_at = fields.DateTime(format="iso")
+    finished_at = fields.DateTime(format="iso", allow_none=True)

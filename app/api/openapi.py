@@ -80,6 +80,13 @@ OPERATIONS = [
      s.PageSchema, 200, h.PageOfDeliveriesSchema, [404, 422]),
     ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "Attempt a delivery again now",
      None, None, 202, h.DeliverySchema, [404]),
+    ("post", "/calls/{ref}/reanalyze", "Analyse a finished call again (the earlier run stays readable)",
+     h.ReanalyzeSchema, None, 202, h.ReanalyzeAcceptedSchema, [400, 404, 409, 413, 415, 422]),
+    ("get", "/calls/{ref}/runs", "A call's earlier analysis runs", None, None, 200, h.EarlierRunsSchema, [404]),
+    ("post", "/reanalysis-jobs", "Re-analyse every finished call of a filter, at a limited rate",
+     h.ReanalysisJobCreateSchema, None, 202, h.ReanalysisJobSchema, [400, 413, 415, 422]),
+    ("get", "/reanalysis-jobs/{job_id}", "A bulk re-analysis job's progress", None, None, 200,
+     h.ReanalysisJobSchema, [404]),
 ]
 # Called by the platforms, not with a bearer token: the platform's signature is the credential.
 _EVENTS_OPERATION = {
@@ -99,6 +106,7 @@ _PATH_PARAMS = {
     "integration_id": {"name": "integration_id", "in": "path", "required": True, "schema": {"type": "integer"}},
     "webhook_id": {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "integer"}},
     "delivery_id": {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 }
 
 

@@ -20,7 +20,7 @@ _SUMMARY = (
     " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"
     " c.failure_message, c.recording_key, c.recording_info, c.source_recording_url IS NOT NULL AS has_recording"
 )
-_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech"
+_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech, c.analysis_run"
 
 # Filters of GET /calls: query parameter → SQL condition (values are always bound parameters).
 _FILTERS = {
@@ -89,16 +89,23 @@ def get_call(conn: Conn, workspace_id: int, call_id: int) -> dict | None:
     ).fetchone()
 
 
-def list_calls(conn: Conn, workspace_id: int, filters: dict, limit: int, offset: int
-               ) -> tuple[list[dict], int]:
-    """Newest first (call_timestamp, then id). Returns (page, total matching)."""
+def filter_conditions(workspace_id: int, filters: dict) -> tuple[list[str], dict]:
+    """SQL conditions (on alias `c`) and their bound parameters for GET /calls' filters."""
     conditions = ["c.workspace_id = %(workspace_id)s"]
-    params: dict = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
+    params: dict = {"workspace_id": workspace_id}
     for name, value in filters.items():
         if name in _FILTERS and value is not None:
             key = f"f_{name}"
             conditions.append(_FILTERS[name].format(key))
             params[key] = value
+    return conditions, params
+
+
+def list_calls(conn: Conn, workspace_id: int, filters: dict, limit: int, offset: int
+               ) -> tuple[list[dict], int]:
+    """Newest first (call_timestamp, then id). Returns (page, total matching)."""
+    conditions, params = filter_conditions(workspace_id, filters)
+    params.update(limit=limit, offset=offset)
     where = " AND ".join(conditions)
     total = one(conn.execute(f"SELECT count(*) AS n FROM calls c WHERE {where}", params).fetchone())["n"]
     rows = conn.execute(

@@ -190,3 +190,15 @@ def test_other_events_are_acknowledged_and_ignored(client, tenant, db):
 
 def test_unknown_integration_is_404(client):
     assert client.post(f"{URL}/999999/events", data=b"{}", headers={"Content-Type": "application/json"}).status_code == 404
+
+
+def test_reanalysis_of_a_call_still_pending_is_409(client, tenant):
+    from tests.api.conftest import call_body
+
+    call_id = client.post("/api/public/v1/calls", json=call_body(tenant), headers=tenant.headers).get_json()["id"]
+    response = client.post(f"/api/public/v1/calls/{call_id}/reanalyze", json={}, headers=tenant.headers)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "analysis_in_progress"
+    bad = client.post(f"/api/public/v1/calls/{call_id}/reanalyze", json={"metric_versions": "latest"},
+                      headers=tenant.headers)
+    assert bad.status_code == 422
+    assert client.post("/api/public/v1/calls/nope/reanalyze", json={}, headers=tenant.headers).status_code == 404

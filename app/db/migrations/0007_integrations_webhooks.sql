@@ -84,3 +84,37 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, id);
 -- a manual redelivery asked for (one attempt outside the schedule), cleared by that attempt
 ALTER TABLE webhook_deliveries ADD COLUMN manual_requested_at timestamptz;
+
+-- Re-analysis (docs/api.md#re-analysis): a call's earlier runs, kept readable, and bulk jobs.
+ALTER TABLE calls ADD COLUMN analysis_run integer NOT NULL DEFAULT 1;
+CREATE TABLE analysis_runs (
+    call_id          bigint NOT NULL REFERENCES calls(id) ON DELETE CASCADE,
+    run              integer NOT NULL,
+    analysis_status  text NOT NULL,
+    call_success     boolean,
+    failure_code     text,
+    failure_message  text,
+    results          jsonb NOT NULL,
+    custom_results   jsonb NOT NULL,
+    finished_at      timestamptz NOT NULL,
+    replaced_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (call_id, run)
+);
+
+CREATE TABLE reanalysis_jobs (
+    id            bigserial PRIMARY KEY,
+    workspace_id  bigint NOT NULL REFERENCES workspaces(id),
+    filters       jsonb NOT NULL,
+    options       jsonb NOT NULL,
+    status        text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+    total         integer NOT NULL,
+    done          integer NOT NULL DEFAULT 0,
+    skipped       integer NOT NULL DEFAULT 0,
+    -- calls are taken in id order up to the last id that matched when the job was made
+    cursor_id     bigint NOT NULL DEFAULT 0,
+    max_id        bigint NOT NULL,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz
+);
+CREATE INDEX reanalysis_jobs_running ON reanalysis_jobs (updated_at) WHERE status = 'running';
