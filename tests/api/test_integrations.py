@@ -202,3 +202,13 @@ def test_reanalysis_of_a_call_still_pending_is_409(client, tenant):
                       headers=tenant.headers)
     assert bad.status_code == 422
     assert client.post("/api/public/v1/calls/nope/reanalyze", json={}, headers=tenant.headers).status_code == 404
+
+
+def test_an_audio_event_larger_than_the_api_body_limit_is_accepted(client, tenant, app, settings):
+    """ElevenLabs sends the whole call's audio in the body: the events endpoint has its own limit."""
+    integration = create(client, tenant, platform="elevenlabs")
+    audio = b"\xff\xfb" * (settings.max_body_bytes // 2 + 1)
+    answer = send(client, integration, pf.elevenlabs_audio("big-1", audio))
+    assert answer.status_code == 200 and answer.get_json()["status"] == "stored"
+    assert client.post("/api/public/v1/agents", data=b"{" + b" " * (settings.max_body_bytes + 1) + b"}",
+                       headers={**tenant.headers, "Content-Type": "application/json"}).status_code == 413

@@ -91,7 +91,8 @@ def test_bulk_job_over_a_filter_reports_progress_to_the_end(client, tenant):
     for call_id in ids:
         wait_for_final(client, tenant, call_id)
     job = client.post(f"{API}/reanalysis-jobs", headers=tenant.headers,
-                      json={"filter": {"agent_id": tenant.agent_id, "analysis_status": "computed"},
+                      json={"filter": {"agent_id": tenant.agent_id, "analysis_status": "computed",
+                                       "from": "2000-01-01T00:00:00Z"},
                             "standard_metrics": ["latency_ms"]})
     assert job.status_code == 202 and job.get_json()["total"] == 7 and job.get_json()["status"] == "running"
     url = job.headers["Location"]
