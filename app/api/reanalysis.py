@@ -1,7 +1,7 @@
 """Re-analysis: one call again, its earlier runs, and bulk jobs over a filter."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
 from app.api.hook_schemas import (
     EarlierRunsSchema,
@@ -23,7 +23,8 @@ _job_create, _job = ReanalysisJobCreateSchema(), ReanalysisJobSchema()
 @bp.post("/calls/<ref>/reanalyze")
 @authenticated
 def reanalyze_call(workspace_id: int, ref: str):
-    accepted = service.reanalyze_call(deps(), workspace_id, ref, load(_one, json_body()))
+    body = json_body() if request.content_length else {}  # no body: everything, current versions
+    accepted = service.reanalyze_call(deps(), workspace_id, ref, load(_one, body))
     return _accepted.dump(accepted), 202, {"Location": call_link(accepted["id"])}
 
 

@@ -133,6 +133,17 @@ def update_call_annotations(conn: Conn, call_id: int, values: dict) -> None:
     conn.execute(f"UPDATE calls SET {assignments}, updated_at = now() WHERE id = %(id)s", {**values, "id": call_id})
 
 
+def recording_state(conn: Conn, call_id: int) -> dict | None:
+    """What decides whether a platform's late recording is worth a new run (locked)."""
+    return conn.execute("SELECT id, workspace_id, analysis_status, recording_key, recording_source FROM calls"
+                        " WHERE id = %s FOR UPDATE", (call_id,)).fetchone()
+
+
+def set_recording_source(conn: Conn, call_id: int, source: dict, source_url: str) -> None:
+    conn.execute("UPDATE calls SET recording_source = %s, source_recording_url = %s, updated_at = now()"
+                 " WHERE id = %s", (Jsonb(source), source_url, call_id))
+
+
 def merge_platform_event(conn: Conn, call_id: int, platform_data: dict, fields: dict) -> None:
     """A later event of a platform call: its platform data is merged into metadata.platform
     (newer keys win) and the scalar fields the call still lacks are filled in."""

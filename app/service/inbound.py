@@ -18,6 +18,7 @@ from app import catalogue
 from app.db import agents as agents_db
 from app.db import calls as calls_db
 from app.db import integrations as integrations_db
+from app.db import runs as runs_db
 from app.db.pool import Conn, transaction
 from app.errors import MalformedRequest, NotFound, ServiceUnavailable, ValidationFailed
 from app.platforms import elevenlabs, retell, signatures, vapi
@@ -58,12 +59,38 @@ def receive_event(deps: Deps, integration_id: int, headers: Mapping[str, str], b
         if event.audio is not None:
             _store_audio(deps, integration, event)
         if event.call is None:
-            return {"status": "stored" if event.audio is not None else "ignored", "call_id": None,
-                    "call_identifier": event.call_id}
-        answer = _store_call(conn, integration, event)
-    if answer["status"] == "accepted":
+            answer = _audio_arrived(conn, integration, event) if event.audio is not None else {
+                "status": "ignored", "call_id": None, "call_identifier": event.call_id}
+        else:
+            answer = _store_call(conn, integration, event)
+    if answer.pop("analyse", False) and isinstance(answer["call_id"], int):
         deps.queue.enqueue_analysis(answer["call_id"])  # after the commit, as POST /calls
     return answer
+
+
+def _audio_arrived(conn: Conn, integration: dict, event: PlatformEvent) -> dict:
+    """ElevenLabs' audio, stored. A call that is waiting for it reads it when its fetch retries;
+    one that was finished without it (the audio came after the retries) is analysed again."""
+    call_id = calls_db.call_id_by_identifier(conn, integration["workspace_id"], event.call_id or "")
+    rerun = call_id is not None and _rerun_for_recording(conn, call_id)
+    return {"status": "stored", "call_id": call_id, "call_identifier": event.call_id, "analyse": rerun}
+
+
+def _rerun_for_recording(conn: Conn, call_id: int, source: dict | None = None) -> bool:
+    """A finished call gets a new run (the earlier one stays readable) for a recording it was
+    analysed without: a later event's (`source`) when its first event had none, or the audio
+    of an event that came after the call's fetch gave up. A call still being analysed is left
+    alone: its run already decided whether it has a recording."""
+    state = calls_db.recording_state(conn, call_id)
+    if state is None or state["recording_key"] is not None or state["analysis_status"] == PENDING:
+        return False
+    if source is not None:
+        if state["recording_source"] is not None:
+            return False  # it had one (a duplicate event, or a fetch that failed for its own reason)
+        calls_db.set_recording_source(conn, call_id, source, source.get("url") or f"recording:{call_id}")
+    elif (state["recording_source"] or {}).get("kind") != "stored":
+        return False
+    return runs_db.reset_for_reanalysis(conn, state["workspace_id"], call_id, {}) == "reset"
 
 
 def _store_audio(deps: Deps, integration: dict, event: PlatformEvent) -> None:
@@ -124,7 +151,7 @@ def _store_call(conn: Conn, integration: dict, event: PlatformEvent) -> dict:
     workspace_id = integration["workspace_id"]
     existing = calls_db.call_id_by_identifier(conn, workspace_id, event.call_id or "")
     if existing is not None:
-        return _merge(conn, workspace_id, existing, event)
+        return _merge(conn, integration, existing, event)
     source = _recording_source(integration, event)
     transcript = (fields.get("transcript") or [])[:MAX_TURNS] or None
     values = {
@@ -157,15 +184,18 @@ def _store_call(conn: Conn, integration: dict, event: PlatformEvent) -> dict:
         existing = calls_db.call_id_by_identifier(conn, workspace_id, event.call_id or "")
         if existing is None:
             raise ServiceUnavailable("The call could not be stored; retry.", code="concurrent_event")
-        return _merge(conn, workspace_id, existing, event)
-    return {"status": "accepted", "call_id": inserted["call_id"], "call_identifier": event.call_id}
+        return _merge(conn, integration, existing, event)
+    return {"status": "accepted", "call_id": inserted["call_id"], "call_identifier": event.call_id, "analyse": True}
 
 
-def _merge(conn: Conn, workspace_id: int, call_id: int, event: PlatformEvent) -> dict:
-    """A later event of a call we have: what it adds is kept; it never makes a second call."""
-    platform = {**event.platform_data, "events": _events_seen(conn, workspace_id, call_id, event.event_type)}
-    calls_db.merge_platform_event(conn, call_id, platform, event.call or {})
-    return {"status": "updated", "call_id": call_id, "call_identifier": event.call_id}
+def _merge(conn: Conn, integration: dict, call_id: int, event: PlatformEvent) -> dict:
+    """A later event of a call we have: what it adds is kept; it never makes a second call. A
+    recording the call lacked (and which its run could not use) brings a new run."""
+    seen = _events_seen(conn, integration["workspace_id"], call_id, event.event_type)
+    calls_db.merge_platform_event(conn, call_id, {**event.platform_data, "events": seen}, event.call or {})
+    source = _recording_source(integration, event)
+    rerun = source is not None and source["kind"] != "stored" and _rerun_for_recording(conn, call_id, source)
+    return {"status": "updated", "call_id": call_id, "call_identifier": event.call_id, "analyse": rerun}
 
 
 def _events_seen(conn: Conn, workspace_id: int, call_id: int, event_type: str) -> list[str]:

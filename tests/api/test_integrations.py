@@ -29,7 +29,9 @@ def send(client, integration: dict, payload: dict, secret: str = SECRET, at: flo
 
 
 def calls(db) -> list[dict]:
-    return db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+    rows = db.execute("SELECT * FROM calls ORDER BY id").fetchall()
+    db.commit()  # a fresh snapshot next time (and no transaction left open across requests)
+    return rows
 
 
 def test_secrets_are_sealed_and_never_shown_again(client, tenant, db):
@@ -212,3 +214,41 @@ def test_an_audio_event_larger_than_the_api_body_limit_is_accepted(client, tenan
     assert answer.status_code == 200 and answer.get_json()["status"] == "stored"
     assert client.post("/api/public/v1/agents", data=b"{" + b" " * (settings.max_body_bytes + 1) + b"}",
                        headers={**tenant.headers, "Content-Type": "application/json"}).status_code == 413
+
+
+def _finish(db, call_id: int, status: str = "computed") -> None:
+    from app.db.pipeline import finalize_call
+
+    assert finalize_call(db, call_id, status, None, None, None)
+    db.commit()  # the test's connection reads in an open transaction: release the row lock
+
+
+def test_a_recording_that_comes_later_brings_a_new_run(client, tenant, db):
+    integration = create(client, tenant)
+    bare = pf.retell_event("call_ended", "late-1")
+    for key in ("recording_url", "recording_multi_channel_url"):
+        del bare["call"][key]
+    first = send(client, integration, bare).get_json()
+    [call] = calls(db)
+    assert call["recording_source"] is None and call["audio_branch"] == "not_applicable"
+    _finish(db, first["call_id"])
+    later = send(client, integration, pf.retell_event("call_analyzed", "late-1")).get_json()
+    assert later["status"] == "updated" and later["call_id"] == first["call_id"]
+    [call] = calls(db)
+    assert call["analysis_status"] == "pending" and call["analysis_run"] == 2 and call["audio_branch"] == "pending"
+    assert call["recording_source"]["kind"] == "url"
+    assert db.execute("SELECT run FROM analysis_runs").fetchall() == [{"run": 1}]
+    # once it has its recording, a duplicate changes nothing more
+    _finish(db, first["call_id"])
+    send(client, integration, pf.retell_event("call_analyzed", "late-1"))
+    assert calls(db)[0]["analysis_status"] == "computed" and calls(db)[0]["analysis_run"] == 2
+
+
+def test_elevenlabs_audio_after_the_call_gave_up_waiting_brings_a_new_run(client, tenant, db):
+    integration = create(client, tenant, platform="elevenlabs")
+    made = send(client, integration, pf.elevenlabs_transcription("late-audio")).get_json()
+    _finish(db, made["call_id"], "failed")  # its fetch retries ran out before the audio came
+    audio = send(client, integration, pf.elevenlabs_audio("late-audio", b"ID3-late")).get_json()
+    assert audio == {"status": "stored", "call_id": made["call_id"], "call_identifier": "late-audio"}
+    [call] = calls(db)
+    assert call["analysis_status"] == "pending" and call["analysis_run"] == 2 and call["audio_branch"] == "pending"
