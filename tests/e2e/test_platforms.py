@@ -210,3 +210,16 @@ def test_reported_latency_sits_next_to_the_measured_one(served, e2e_app, tenant)
     assert [(t["measured_ms"], t["reported_ms"], t["gap_ms"]) for t in reported["turns"]] == [
         (900, 1020, -120), (2500, 1020, 1480), (300, 1020, -720), (600, 1020, -420), (500, 1020, -520)]
     assert reported["summary"]["average_gap_ms"] == 960 - 1020 and reported["summary"]["turns_measured_slower"] == 1
+
+
+def test_a_webhook_into_a_private_network_is_refused_without_dialling(served, e2e_app, tenant):
+    """The worker runs confined to loopback: 10.x is refused by the address policy, never dialled."""
+    hook = requests.post(f"{served}/api/public/v1/webhooks", json={"url": "http://10.20.30.40/hook"},
+                         headers=tenant.headers, timeout=10).json()
+    body = {"call_identifier": f"priv-{uuid.uuid4().hex[:8]}", "agent_id": tenant.agent_id,
+            "client_id": tenant.workspace_id, "transcript": pf.CALL}
+    call_id = requests.post(f"{served}/api/public/v1/calls", json=body, headers=tenant.headers, timeout=10).json()["id"]
+    final(e2e_app, tenant, call_id)
+    [delivery] = _wait(lambda: [d for d in _deliveries(served, tenant, hook["id"]) if d["attempt_log"]])
+    attempt = delivery["attempt_log"][0]
+    assert attempt["status_code"] is None and attempt["error"].startswith("target_forbidden_address")
