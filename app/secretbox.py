@@ -59,5 +59,6 @@ class SecretBox:
 
 
 def hint(secret: str) -> str:
-    """What the API shows of a secret after creation: its length class and last four characters."""
+    """What the API shows of a secret after creation: `…` and its last four characters (of a
+    secret shorter than 12, nothing)."""
     return f"…{secret[-4:]}" if len(secret) >= 12 else "…"

@@ -12,10 +12,11 @@ from statistics import median
 from typing import Any
 
 
-def _ms_list(values: Any, scale: float = 1.0) -> list[float] | None:
+def _ms_list(values: Any) -> list[float] | None:
+    """All of `values` as floats, or None when it is not a list of numbers."""
     if not isinstance(values, list):
         return None
-    numbers = [float(v) * scale for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
     return numbers if numbers and len(numbers) == len(values) else None
 
 
