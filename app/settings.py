@@ -126,8 +126,8 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("encryption_keys", "CALLSCOPE_ENCRYPTION_KEYS", "",
      "Keys that encrypt stored secrets (integration signing secrets and API keys, webhook secrets): "
      "comma-separated Fernet keys (`python -c 'from cryptography.fernet import Fernet; "
-     "print(Fernet.generate_key().decode())'`); the first encrypts, all decrypt (rotate by prepending a "
-     "new key; keep the old ones while secrets sealed with them remain). Empty: one key derived from "
+     "print(Fernet.generate_key().decode())'`); the first encrypts, all decrypt (rotate: prepend a new "
+     "key, run `callscope secrets reseal`, then drop the old one). Empty: one key derived from "
      "CALLSCOPE_SECRET_KEY."),
     ("vapi_api_url", "CALLSCOPE_VAPI_API_URL", "https://api.vapi.ai",
      "Vapi's API, where private recordings are fetched (`/call/{id}/stereo-recording`)."),
