@@ -15,6 +15,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from app.ratelimit import RateLimiter
     from app.service.deps import Deps
     from app.storage import make_storage
+    from app.web import register_dashboard
 
     settings = settings or Settings.from_env(**overrides)
     configure_logging(settings.log_level)
@@ -31,4 +32,5 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
                                           settings.rate_limit_per_second, settings.rate_limit_burst),
     )
     register_api(app)
+    register_dashboard(app)
     return app

@@ -1,9 +1,11 @@
 """API tokens: HS256 JWTs bound to one workspace, revocable through their key id (jti).
 
 Claims: `sub` = workspace id (string, as RFC 7519 wants), `jti` = API-key id, `iat`, optional
-`exp`. The header's `kid` names the signing key so keys can rotate (Settings.jwt_keys: the
-first signs, all verify). Verification answers one thing — the workspace id — or raises
-Unauthorized with a code that does not say which check failed.
+`exp`. With a maximum lifetime (CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS, docs/api.md#authentication)
+a token is also refused once `iat` is older than it, whatever its `exp` says — so turning the
+limit on retires the eternal tokens issued before it. The header's `kid` names the signing key
+so keys can rotate (Settings.jwt_keys: the first signs, all verify). Verification answers one
+thing — the workspace id — or raises Unauthorized with a code that does not say which check failed.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from app.errors import Unauthorized
+from app.errors import Unauthorized, ValidationFailed
 
 ALGORITHM = "HS256"
 
@@ -31,13 +33,26 @@ def mint_token(jwt_keys: tuple[tuple[str, str], ...], workspace_id: int, key_id:
     return jwt.encode(claims, secret, algorithm=ALGORITHM, headers={"kid": kid})
 
 
-def expiry_from_seconds(seconds: int | None) -> datetime | None:
-    return None if not seconds else datetime.now(UTC) + timedelta(seconds=seconds)
+def max_token_lifetime(days: int) -> timedelta | None:
+    """CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS as a duration (None: tokens may live until revoked)."""
+    return timedelta(days=days) if days > 0 else None
 
 
-def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str) -> tuple[int, str]:
-    """Verify signature and claims; returns (workspace_id, key_id). Revocation is checked by
-    the caller against the database. Raises Unauthorized."""
+def token_expiry(seconds: int | None, max_lifetime: timedelta | None) -> datetime | None:
+    """When a token issued now with `--expires-in seconds` expires: the maximum lifetime when
+    none is asked for; raises ValidationFailed when more than the maximum is asked for."""
+    if max_lifetime is not None and seconds and timedelta(seconds=seconds) > max_lifetime:
+        raise ValidationFailed(f"--expires-in is longer than the maximum token lifetime ({max_lifetime.days} days).",
+                               details={"expires_in": ["longer than CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS"]})
+    lifetime = timedelta(seconds=seconds) if seconds else max_lifetime
+    return None if lifetime is None else datetime.now(UTC) + lifetime
+
+
+def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str,
+                 max_lifetime: timedelta | None = None) -> tuple[int, str]:
+    """Verify signature and claims (and the age of `iat` against `max_lifetime`); returns
+    (workspace_id, key_id). Revocation is checked by the caller against the database.
+    Raises Unauthorized."""
     try:
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")
@@ -50,10 +65,12 @@ def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str) -> tuple[int
         key_id = claims["jti"]
         if not isinstance(key_id, str) or workspace_id <= 0:
             raise Unauthorized(code="invalid_token")
+        if max_lifetime and datetime.fromtimestamp(claims["iat"], UTC) + max_lifetime < datetime.now(UTC):
+            raise jwt.ExpiredSignatureError("older than the maximum lifetime")
         return workspace_id, key_id
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired.", code="token_expired") from None
-    except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError, OverflowError, OSError):
         raise Unauthorized(code="invalid_token") from None
 
 

@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     ws = sub.add_parser("workspaces").add_subparsers(dest="command", required=True)
     ws_create = ws.add_parser("create", help="create a workspace (a tenant)")
     ws_create.add_argument("name")
+    ws_retention = ws.add_parser("retention", help="erase a workspace's calls older than N days (beat does it)")
+    ws_retention.add_argument("--workspace", type=int, required=True)
+    keep = ws_retention.add_mutually_exclusive_group(required=True)
+    keep.add_argument("--days", type=int, help="retention period in days (> 0)")
+    keep.add_argument("--forever", action="store_true", help="keep calls until they are deleted (the default)")
 
     agents = sub.add_parser("agents").add_subparsers(dest="command", required=True)
     agent_create = agents.add_parser("create", help="create an agent in a workspace")
@@ -48,10 +53,24 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--expires-in", type=int, default=None, help="seconds until the token expires")
     revoke = tokens.add_parser("revoke", help="revoke an API key")
     revoke.add_argument("key_id")
+    users = sub.add_parser("users").add_subparsers(dest="command", required=True)
+    user_create = users.add_parser("create", help="create a dashboard user (prints a set-password link "
+                                                 "unless --password-stdin)")
+    user_create.add_argument("--workspace", type=int, required=True)
+    user_create.add_argument("--admin", action="store_true", help="may invite other users from the dashboard")
+    user_create.add_argument("--password-stdin", action="store_true",
+                             help="read the password from the first line of standard input")
+    user_create.add_argument("email")
+    user_reset = users.add_parser("reset-password", help="set a new password (--password-stdin) or print a "
+                                                        "set-password link; ends the user's sessions, lifts a lock-out")
+    user_reset.add_argument("--password-stdin", action="store_true")
+    user_reset.add_argument("email")
+    user_delete = users.add_parser("delete", help="remove a dashboard user (their sessions end)")
+    user_delete.add_argument("email")
     secrets = sub.add_parser("secrets").add_subparsers(dest="command", required=True)
     secrets.add_parser("reseal", help="re-seal stored secrets under the first CALLSCOPE_ENCRYPTION_KEYS key")
     # --json is accepted after the command too (`callscope tokens issue --workspace 1 --json`)
-    for p in (db, ws, agents, tokens, secrets):
+    for p in (db, ws, agents, tokens, users, secrets):
         for action in p.choices.values():
             action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -67,6 +86,8 @@ def _run(args, settings: Settings) -> dict:
                 return {"applied": admin.migrate(conn)}
             case ("workspaces", "create"):
                 return admin.create_workspace(conn, args.name)
+            case ("workspaces", "retention"):
+                return admin.set_retention(conn, args.workspace, None if args.forever else args.days)
             case ("agents", "create"):
                 return admin.create_agent(conn, args.workspace, args.name, args.ai_channel)
             case ("tokens", "issue"):
@@ -75,7 +96,38 @@ def _run(args, settings: Settings) -> dict:
                 return admin.revoke_token(conn, args.key_id)
             case ("secrets", "reseal"):
                 return admin.reseal_secrets(conn, settings)
+            case ("users", "create"):
+                return _create_user(conn, settings, args)
+            case ("users", "reset-password"):
+                return _reset_password(conn, settings, args)
+            case ("users", "delete"):
+                from app.service import users
+
+                return users.delete_user(conn, args.email)
     raise SystemExit(2)
+
+
+def _stdin_password() -> str:
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _create_user(conn, settings: Settings, args) -> dict:
+    from app.service import users
+
+    password = _stdin_password() if args.password_stdin else None
+    user = users.create_user(conn, args.workspace, args.email, password, args.admin)
+    if password is None:
+        user["set_password_url"] = users.invite_url(settings.public_base_url, users.cli_invite_link(conn, user["email"]))
+    return user
+
+
+def _reset_password(conn, settings: Settings, args) -> dict:
+    from app.service import users
+
+    if args.password_stdin:
+        return users.reset_password(conn, args.email, _stdin_password())
+    link = users.invite_url(settings.public_base_url, users.cli_invite_link(conn, args.email))
+    return {"email": args.email, "set_password_url": link}
 
 
 def _environment(env_file: str | None) -> dict[str, str]:

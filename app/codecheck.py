@@ -4,7 +4,7 @@ This is the first of two layers. It gives users a clear 422 (line and message) w
 a metric, and the worker checks again before every run (`code_forbidden`). It is NOT the
 security boundary — language restrictions have a long history of escapes (RestrictedPython's
 own README says so) — the boundary is the operating system: workers/judges/sandbox.py runs the
-code in a fresh process with rlimits, an unprivileged user and no network.
+code in a fresh bubblewrap box per run (namespaces, seccomp, rlimits; docs/metrics.md#the-sandbox).
 
 Rules, each closing a known escape family:
 - no `import` / `from … import` (and `__import__` is not a builtin there);
@@ -13,8 +13,12 @@ Rules, each closing a known escape family:
 - no frame / code / traceback attributes (`gi_frame`, `f_globals`, `tb_frame`, …: the generator
   frame escape of CVE-2023-37271);
 - no `eval`, `exec`, `compile`, `open`, `getattr` & co. (names computed at run time);
-- `.format` / `.format_map` only on a string literal whose fields are plain (format strings
-  can read attributes: "{0.__class__}"); f-strings are fine, their expressions are checked;
+- `.format` / `.format_map` only on a string literal whose fields are plain, nested format
+  specs included (format strings can read attributes: "{0.__class__}", "{0:{1.__class__}}");
+  f-strings are fine, their expressions are checked;
+- `match` patterns obey the same rules: class-pattern keywords are attribute reads
+  (`case str(format=f)` would hand out `s.format`), `{**rest}` and captures are names;
+- `global` / `nonlocal` names are names too (no `global __builtins__`);
 - no classes, `async`, or `except*` (not needed to judge a call; less surface).
 """
 from __future__ import annotations
@@ -85,27 +89,53 @@ def _node_problems(node: ast.AST) -> list[Problem]:
         elif isinstance(node, ast.Name) and name in FORBIDDEN_NAMES:
             found.append(f"{name}() is not available")
     if isinstance(node, ast.Attribute):
-        if node.attr.startswith("_") and not node.attr.startswith("__"):
-            found.append(f"private attributes are not allowed (.{node.attr})")
-        if node.attr in _FRAME_ATTRIBUTES:
-            found.append(f"introspection attributes are not allowed (.{node.attr})")
+        found += _attribute_problems(node.attr)
         if node.attr in ("format", "format_map") and not _plain_format_literal(node.value):
             found.append(".format() is allowed only on a string literal with plain fields; use an f-string")
+    if isinstance(node, ast.MatchClass):
+        # `case str(format=f)` reads s.format: a keyword of a class pattern is an attribute
+        # read, so it obeys the attribute rules (and `format` cannot be read this way at all)
+        for attr in node.kwd_attrs:
+            found += _attribute_problems(attr)
+            if attr in ("format", "format_map"):
+                found.append(f"class patterns cannot read .{attr}")
     return [Problem(line, message, "forbidden") for message in found]
 
 
+def _attribute_problems(attr: str) -> list[str]:
+    if attr.startswith("_") and not attr.startswith("__"):
+        return [f"private attributes are not allowed (.{attr})"]
+    if attr in _FRAME_ATTRIBUTES:
+        return [f"introspection attributes are not allowed (.{attr})"]
+    return []
+
+
 def _identifiers(node: ast.AST) -> list[str]:
-    """Every identifier a node introduces or reads (variables, attributes, parameters, keywords)."""
-    names = [getattr(node, field, None) for field in ("id", "attr", "arg", "name")]
+    """Every identifier a node introduces or reads: variables, attributes, parameters, keywords,
+    `match` captures (`rest` of `{**rest}`), class-pattern keywords, global/nonlocal names."""
+    names = [getattr(node, field, None) for field in ("id", "attr", "arg", "name", "rest")]
     names += list(getattr(node, "kwd_attrs", None) or [])  # match Class(attr=…) patterns
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        names += node.names
     return [n for n in names if isinstance(n, str)]
 
 
 def _plain_format_literal(value: ast.AST) -> bool:
-    if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+    return isinstance(value, ast.Constant) and isinstance(value.value, str) and _plain_fields(value.value)
+
+
+def _plain_fields(template: str, depth: int = 0) -> bool:
+    """No field reads an attribute or an item — nested format specs included: in
+    "{0:{1.__class__}}" the spec `{1.__class__}` is itself a field (Python allows one level)."""
+    if depth > 1:
         return False
     try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(value.value) if field]
+        parsed = list(string.Formatter().parse(template))
     except ValueError:
         return False
-    return all("." not in field and "[" not in field for field in fields)
+    for _, field, spec, _ in parsed:
+        if field is not None and ("." in field or "[" in field):
+            return False
+        if spec and "{" in spec and not _plain_fields(spec, depth + 1):
+            return False
+    return True

@@ -18,7 +18,12 @@ RATING_MIN, RATING_MAX = 1, 5
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond a double (10**400): no result, no operand
+        return False
 
 
 def coerce_result(result_type: str, value, enum_values: list[str] | None = None):
@@ -38,7 +43,7 @@ def coerce_result(result_type: str, value, enum_values: list[str] | None = None)
     if result_type == "numeric":
         if _is_number(value):
             return value
-        raise ValueError("expected a finite number")
+        raise ValueError("expected a finite number within the range of a double")
     if result_type == "enum":
         if isinstance(value, str) and value in (enum_values or []):
             return value

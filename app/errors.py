@@ -25,6 +25,11 @@ class Unauthorized(CallscopeError):
     message = "A valid bearer token is required."
 
 
+class Forbidden(CallscopeError):
+    code = "forbidden"
+    message = "The link is invalid or has expired."
+
+
 class NotFound(CallscopeError):
     code = "not_found"
     message = "The resource does not exist."
@@ -67,10 +72,16 @@ class ServiceUnavailable(CallscopeError):
     message = "The database is unreachable; retry later."
 
 
+class StorageUnavailable(CallscopeError):
+    code = "storage_unavailable"
+    message = "The recording store is unreachable; retry later."
+
+
 # Codes a call or a metric result can fail (or be skipped) with.
 FAILURE_CODES = {
     "recording_unreachable": "The recording could not be downloaded (4xx, or still failing after retries).",
-    "recording_forbidden_address": "The recording URL resolves to an address the downloader may not dial (SSRF guard).",
+    "recording_forbidden_address": ("The recording URL names a port or resolves to an address the downloader may not dial"
+                                    " (SSRF guard)."),
     "recording_too_large": "The recording exceeds the size limit.",
     "recording_too_long": "The recording exceeds the duration limit.",
     "undecodable_audio": "The recording is not WAV, MP3, M4A, FLAC, Ogg or WebM audio that can be decoded.",
@@ -94,6 +105,10 @@ FAILURE_CODES = {
     "code_output_too_large": "The code's result was larger than 1 MiB.",
     "invalid_result_type": "The code's result did not fit the metric's result type.",
     "sandbox_unavailable": "The sandbox process could not be started.",
+    # either judge (docs/metrics.md#judge-output-limits)
+    "unstorable_output": ("The judge's output cannot be stored: an integer beyond ±2^53 or a number that is not"
+                          " finite, nesting deeper than 32 levels, an explanation over 16,000 characters or a"
+                          " structured output over 64 KiB, or a NUL or a lone surrogate in a string."),
     "metric_failed": "At least one metric failed; see each metric's error.",
     "metric_error": "The metric raised an unexpected error.",
     "internal_error": "An unexpected error stopped the analysis.",

@@ -4,3 +4,5 @@ the local store's signed recording URLs."""
 from __future__ import annotations
 
 API_PREFIX = "/api/public/v1"
+# The dashboard (docs/dashboard.md): same app, its own prefix.
+DASHBOARD_PREFIX = "/dashboard"

@@ -16,6 +16,11 @@ ANALYZE_TASK = "calls.analyze"
 DELIVER_WEBHOOK_TASK = "webhooks.deliver"
 REANALYSIS_JOB_TASK = "reanalysis.run_job"
 QUEUE = "calls"
+# The code judges have a queue of their own, so they can run in a worker kind of their own where
+# the main workers' runtime forbids the user namespaces their box needs
+# (docs/operations.md#the-code-judge-worker). A worker that does everything consumes both.
+JUDGE_QUEUE = "code_judges"
+QUEUES = (QUEUE, JUDGE_QUEUE)
 log = logging.getLogger(__name__)
 
 # Publishing must not hold a request hostage while Redis is down: one quick retry, then give up.

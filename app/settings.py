@@ -29,6 +29,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "(rotate by prepending a new key). Required; secrets ≥ 32 characters."),
     ("secret_key", "CALLSCOPE_SECRET_KEY", "",
      "Secret for signing local-storage recording URLs. Required; ≥ 32 characters."),
+    ("token_max_lifetime_days", "CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS", "0",
+     "Longest life of an API token. `0`: none — tokens without `--expires-in` live until "
+     "revoked (long-lived keys with revocation). Above 0: `tokens issue` caps `--expires-in` at it "
+     "and sets it when omitted, and the API refuses every token issued (`iat`) longer ago, "
+     "including tokens minted before the limit was set."),
     ("public_base_url", "CALLSCOPE_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
      "Base URL clients use to reach the API (used in local-storage recording links)."),
     ("storage", "CALLSCOPE_STORAGE", "local", "`local` (a directory) or `s3` (any S3-compatible store)."),
@@ -46,6 +51,10 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Which addresses the recording downloader may dial: `public` (globally routable only, the "
      "SSRF guard) or a comma-separated CIDR list that *replaces* it, e.g. `127.0.0.0/8,::1/128` "
      "confines it to loopback (development and tests)."),
+    ("fetch_ports", "CALLSCOPE_FETCH_PORTS", "",
+     "Ports the recording downloader may dial besides 80 and 443: a comma-separated list, or "
+     "`any`. Empty: no others while `CALLSCOPE_FETCH_NETWORKS=public`; any port when it lists "
+     "networks (local servers in development and tests listen on other ports)."),
     ("fetch_connect_timeout", "CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS", "5", "Downloader connect timeout."),
     ("fetch_read_timeout", "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS", "30", "Downloader timeout between two reads."),
     ("fetch_total_timeout", "CALLSCOPE_FETCH_TOTAL_TIMEOUT_SECONDS", "600",
@@ -67,6 +76,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("max_attempts", "CALLSCOPE_MAX_ATTEMPTS", "3",
      "Sweeper re-enqueues per call before it fails with `analysis_timeout`."),
     ("sweep_interval_seconds", "CALLSCOPE_SWEEP_INTERVAL_SECONDS", "60", "How often beat runs the sweeper."),
+    ("retention_interval_seconds", "CALLSCOPE_RETENTION_INTERVAL_SECONDS", "3600",
+     "How often beat erases the calls older than their workspace's retention period (set per "
+     "workspace: `callscope workspaces retention`) and finishes erasures a store outage left pending."),
     ("visibility_timeout_seconds", "CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS", "7200",
      "Redis visibility timeout: an unacknowledged task is redelivered after this. Must exceed "
      "the task time limit and every retry delay."),
@@ -115,13 +127,16 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("code_judge_memory_mb", "CALLSCOPE_CODE_JUDGE_MEMORY_MB", "256",
      "Address-space limit of the code-metric process; over it: `code_memory_exceeded`."),
     ("code_judge_isolation", "CALLSCOPE_CODE_JUDGE_ISOLATION", "full",
-     "`full`: each run drops to the sandbox user in a fresh network namespace (the worker must "
-     "run as root, as in the bundled setup) plus rlimits; `rlimits`: rlimits, clean environment "
-     "and empty directory only — weaker, for workers that cannot be root. Checked at worker start."),
-    ("code_judge_user", "CALLSCOPE_CODE_JUDGE_USER", "nobody", "Unprivileged user code metrics run as (`full` isolation)."),
+     "`full`: each run in its own bubblewrap box (new user, PID, IPC, UTS, network and mount "
+     "namespaces, a seccomp filter, rlimits; no root needed, but user namespaces must be allowed). "
+     "`off`: this worker runs no user code (code metrics fail `sandbox_unavailable`): for workers "
+     "whose runtime forbids user namespaces, next to a judge worker that takes the `code_judges` "
+     "queue. Checked at worker start."),
+    ("code_judge_user", "CALLSCOPE_CODE_JUDGE_USER", "nobody",
+     "The unprivileged user a worker running as root drops to before it creates a box."),
     ("code_judge_python", "CALLSCOPE_CODE_JUDGE_PYTHON", "",
      "Python interpreter for code metrics; empty picks the first of the worker's own, "
-     "`/usr/local/bin/python3`, `/usr/bin/python3` that the sandbox user can run."),
+     "`/usr/local/bin/python3`, `/usr/bin/python3` that runs in the box."),
     ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
     ("encryption_keys", "CALLSCOPE_ENCRYPTION_KEYS", "",
      "Keys that encrypt stored secrets (integration signing secrets and API keys, webhook secrets): "
@@ -158,6 +173,7 @@ class Settings:
     broker_url: str
     jwt_keys: tuple[tuple[str, str], ...]
     secret_key: str
+    token_max_lifetime_days: int
     public_base_url: str
     storage: str
     storage_dir: str
@@ -168,6 +184,7 @@ class Settings:
     s3_secret_access_key: str
     recording_url_ttl_seconds: int
     fetch_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None
+    fetch_ports: frozenset[int] | None   # None: any port
     fetch_connect_timeout: float
     fetch_read_timeout: float
     fetch_total_timeout: float
@@ -180,6 +197,7 @@ class Settings:
     stale_after_seconds: int
     max_attempts: int
     sweep_interval_seconds: int
+    retention_interval_seconds: int
     visibility_timeout_seconds: int
     task_time_limit_seconds: int
     db_pool_max: int
@@ -227,6 +245,8 @@ class Settings:
         raw = {name: env.get(var, default) for name, var, default, _ in SETTINGS_DOC}
         raw.update({k: v for k, v in overrides.items() if isinstance(v, str)})
         settings = cls(**{f.name: _parse(f.name, raw[f.name]) for f in fields(cls)})
+        if not raw["fetch_ports"].strip() and settings.fetch_networks is not None:
+            settings = replace(settings, fetch_ports=None)  # listed networks, no ports named: any
         typed = {k: v for k, v in overrides.items() if not isinstance(v, str)}
         return replace(settings, **typed).validated(secrets)
 
@@ -245,8 +265,8 @@ class Settings:
             raise SettingsError("CALLSCOPE_TRANSCRIBER must be `local`, `openai` or `none`")
         if self.transcriber == "openai" and not self.asr_base_url:
             raise SettingsError("CALLSCOPE_TRANSCRIBER=openai needs CALLSCOPE_ASR_BASE_URL")
-        if self.code_judge_isolation not in ("full", "rlimits"):
-            raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `rlimits`")
+        if self.code_judge_isolation not in ("full", "off"):
+            raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `off`")
         if self.encryption_keys:
             from app.secretbox import invalid_keys
 
@@ -290,9 +310,9 @@ def _env_name(field: str) -> str:
     return next(var for name, var, _, _ in SETTINGS_DOC if name == field)
 
 
-_INTS = {"recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries", "max_recording_bytes",
-         "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
-         "sweep_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
+_INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redirects", "fetch_retries",
+         "max_recording_bytes", "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
+         "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
          "reanalysis_per_second"}
@@ -323,6 +343,8 @@ def _parse(field: str, value: str):
             return _parse_jwt_keys(value)
         if field == "fetch_networks":
             return _parse_networks(value)
+        if field == "fetch_ports":
+            return _parse_ports(value)
         if field == "encryption_keys":
             return tuple(part.strip() for part in value.split(",") if part.strip())
         if field in ("public_base_url", "s3_endpoint_url", "llm_base_url", "asr_base_url", "vapi_api_url"):
@@ -350,6 +372,16 @@ def _parse_networks(value: str):
     if not nets:
         raise ValueError("expected `public` or a list of CIDR networks")
     return nets
+
+
+def _parse_ports(value: str) -> frozenset[int] | None:
+    """`any` → None; otherwise 80, 443 and the listed ports."""
+    if value.strip() == "any":
+        return None
+    ports = {int(part) for part in value.split(",") if part.strip()}
+    if any(not 0 < port < 65536 for port in ports):
+        raise ValueError("ports run from 1 to 65535")
+    return frozenset({80, 443} | ports)
 
 
 _REQUIRED = {"CALLSCOPE_JWT_KEYS", "CALLSCOPE_SECRET_KEY"}  # refused when empty by Settings.validated

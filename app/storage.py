@@ -22,10 +22,17 @@ from app.settings import Settings
 
 KEY_PATTERN = re.compile(r"^(recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)"
                          r"|inbound/\d+/\d+/[A-Za-z0-9_-]{1,200}\.mp3)$")
+PREFIX_PATTERN = re.compile(r"^recordings/\d+/\d+/$")
 
 
 def recording_key(workspace_id: int, call_id: int, ext: str) -> str:
-    return f"recordings/{workspace_id}/{call_id}/original.{ext}"
+    return f"{recording_prefix(workspace_id, call_id)}original.{ext}"
+
+
+def recording_prefix(workspace_id: int, call_id: int) -> str:
+    """Everything stored for one call lives under this prefix (the trailing slash keeps call 1
+    from matching call 10)."""
+    return f"recordings/{workspace_id}/{call_id}/"
 
 
 def inbound_audio_key(workspace_id: int, integration_id: int, platform_call_id: str) -> str:
@@ -41,6 +48,7 @@ class Storage(Protocol):
     def get_file(self, key: str, path: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def presign(self, key: str, expires_in: int) -> str: ...
+    def delete_prefix(self, prefix: str) -> int: ...
 
 
 class S3Storage:
@@ -100,6 +108,23 @@ class S3Storage:
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in)
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under a call's prefix; returns how many. Raises on store errors
+        (and on objects the store refused to delete), so the caller keeps its erasure pending."""
+        if not PREFIX_PATTERN.match(prefix):
+            raise ValueError("not a recording prefix")
+        deleted = 0
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if not keys:
+                continue
+            # at most 1000 keys per page, which is delete_objects' own limit
+            answer = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+            if answer.get("Errors"):
+                raise OSError(f"the store refused to delete {len(answer['Errors'])} object(s)")
+            deleted += len(keys)
+        return deleted
+
 
 class LocalStorage:
     """Recordings in a directory (single-machine default). Presigned URLs are HMAC-signed links
@@ -134,6 +159,17 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self.path_of(key).is_file()
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete the directory of a call's prefix; returns how many files it held."""
+        if not PREFIX_PATTERN.match(prefix):
+            raise ValueError("not a recording prefix")
+        folder = self._root / prefix
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder)
+        return count
+
     def _signature(self, key: str, expires: int) -> str:
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
@@ -142,18 +178,20 @@ class LocalStorage:
         query = urlencode({"key": key, "expires": expires, "signature": self._signature(key, expires)})
         return f"{self._base}{API_PREFIX}/recordings?{query}"
 
-    def verified_path(self, key: str, expires: str, signature: str) -> Path | None:
-        """The file behind a presigned link, or None if the link is forged, expired or dangling."""
+    def signed_path(self, key: str, expires: str, signature: str) -> Path | None:
+        """The file a presigned link names (it may be gone: erased), or None when the link is
+        forged, expired or malformed. Any text is a possible signature, ASCII or not: it is
+        compared as UTF-8 bytes (hmac.compare_digest raises TypeError on non-ASCII str)."""
         try:
             expires_at = int(expires)
         except (TypeError, ValueError):
             return None
         if not KEY_PATTERN.match(key or "") or expires_at < time.time():
             return None
-        if not hmac.compare_digest(self._signature(key, expires_at), signature or ""):
+        given = (signature or "").encode("utf-8", "replace")
+        if not hmac.compare_digest(self._signature(key, expires_at).encode(), given):
             return None
-        path = self.path_of(key)
-        return path if path.is_file() else None
+        return self.path_of(key)
 
 
 def make_storage(settings: Settings) -> Storage:

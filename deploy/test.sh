@@ -18,7 +18,8 @@ REDIS_PORT=${CALLSCOPE_TEST_REDIS_PORT:-26380}
 S3_PORT=${CALLSCOPE_TEST_S3_PORT:-25900}
 VENV=${CALLSCOPE_VENV:-.venv}
 
-ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng flite:flite festival:festival
+ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng flite:flite festival:festival \
+  bwrap:bubblewrap chromium:chromium chromedriver:chromium-driver
 # the evaluation corpus's festival voices (tests/eval/voices.py) have no command of their own
 ensure_dirs /usr/share/festival/voices/english/kal_diphone:festvox-kallpc16k \
   /usr/share/festival/voices/english/ked_diphone:festvox-kdlpc16k \
@@ -57,6 +58,8 @@ export CALLSCOPE_TEST_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
 export CALLSCOPE_TEST_STATE="$STATE"
 # never let any library reach for a model hub or a proxy during tests
 export HF_HUB_OFFLINE=1 NO_PROXY='*' no_proxy='*'
+# Selenium must never fetch a browser or driver: the browser tests use Debian's chromium and chromedriver
+export SE_OFFLINE=true
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 
 set +e

@@ -14,9 +14,10 @@ from app.settings import Settings
 JWT_KEYS = "test-key:" + "k" * 48
 SECRET = "s" * 48
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
-TABLES = ("analysis_runs", "reanalysis_jobs", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
+TABLES = ("user_sessions", "user_invites", "users",
+          "analysis_runs", "reanalysis_jobs", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
           "integration_signatures",
-          "call_status_history", "metric_results", "custom_results", "stage_runs", "calls",
+          "call_status_history", "metric_results", "custom_results", "stage_runs", "calls", "erasures",
           "custom_metric_versions", "custom_metrics",
           "integrations", "agents", "api_keys", "workspaces")
 

@@ -8,13 +8,16 @@ import threading
 from celery import Celery, signals
 
 from app.logs import configure_logging, log_context
-from app.queue import QUEUE, celery_config
+from app.queue import QUEUE, QUEUES, celery_config
 from app.settings import Settings
 from workers import pipeline
 from workers.context import WorkerDeps
 
 log = logging.getLogger(__name__)
-settings = Settings.from_env()
+# Workers sign nothing (tokens and local-storage links are the web process's), so they start
+# without CALLSCOPE_JWT_KEYS and CALLSCOPE_SECRET_KEY: a code-judge worker holds no secret beyond
+# its broker and database (docs/operations.md#the-code-judge-worker).
+settings = Settings.from_env(secrets=False)
 
 celery = Celery("callscope-worker", include=["workers.tasks"])
 celery.conf.update(celery_config(settings))
@@ -26,6 +29,8 @@ celery.conf.beat_schedule = {
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
     "poll-webhooks": {"task": pipeline.POLL_WEBHOOKS, "schedule": settings.webhook_poll_seconds,
                       "options": {"queue": QUEUE, "expires": settings.webhook_poll_seconds}},
+    "erase-expired-calls": {"task": pipeline.ERASE_EXPIRED, "schedule": float(settings.retention_interval_seconds),
+                            "options": {"queue": QUEUE, "expires": settings.retention_interval_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 
@@ -34,10 +39,12 @@ _deps_lock = threading.Lock()
 
 
 def queue_depth() -> int | None:
-    """Messages waiting in the `calls` queue (a Redis list), or None if the broker is unreachable."""
+    """Messages waiting in the `calls` and `code_judges` queues (Redis lists), or None if the
+    broker is unreachable."""
     try:
         with celery.connection_for_read() as conn:
-            return int(conn.default_channel.client.llen(QUEUE))
+            client = conn.default_channel.client
+            return sum(int(client.llen(name)) for name in QUEUES)
     except Exception:
         return None
 
@@ -50,22 +57,25 @@ def deps() -> WorkerDeps:
             if _deps is None:
                 from app.db.pool import open_pool
                 from app.storage import make_storage
-                from workers.fetch import AddressPolicy, Downloader, FetchLimits
+                from workers.addresses import AddressPolicy
+                from workers.fetch import Downloader, FetchLimits
 
                 limits = FetchLimits(settings.fetch_connect_timeout, settings.fetch_read_timeout,
                                      settings.fetch_total_timeout, settings.fetch_max_redirects,
                                      settings.max_recording_bytes)
+                # one policy for recordings and webhook targets alike: the same networks and ports
+                policy = AddressPolicy(settings.fetch_networks, settings.fetch_ports)
                 _deps = WorkerDeps(
                     settings=settings,
                     pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
                     storage=make_storage(settings),
-                    downloader=Downloader(AddressPolicy(settings.fetch_networks), limits),
+                    downloader=Downloader(policy, limits),
                     send=pipeline.publisher(celery),
                     queue_depth=queue_depth,
                     judge=make_judge(settings),
                     sandbox=make_sandbox(settings),
                     transcriber=make_transcriber(settings),
-                    webhook_client=Downloader(AddressPolicy(settings.fetch_networks), FetchLimits(
+                    webhook_client=Downloader(policy, FetchLimits(
                         settings.webhook_connect_timeout, settings.webhook_read_timeout,
                         settings.webhook_connect_timeout + settings.webhook_read_timeout, 0, 64 * 1024)),
                 )

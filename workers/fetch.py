@@ -1,7 +1,8 @@
 """Safe streaming download of user-given recording URLs (docs/pipeline.md#fetching-a-recording).
 
-The SSRF guard: every hop's host is resolved once, *every* answer must be allowed (globally
-routable by default, or inside the configured networks), and the connection is made to exactly
+The SSRF guard: every hop's URL is parsed by the API's own rule (app/urls.py), its port must be
+allowed and its host is resolved once; *every* answer must be allowed (public unicast by the
+table of workers/addresses.py, or inside the configured networks), and the connection is made to exactly
 the address that was checked — the hostname is kept for the Host header and TLS SNI, so there is
 no second DNS lookup to rebind. Redirects are followed by hand, each re-checked. Proxy variables
 are ignored and no connection is reused across hops.
@@ -14,9 +15,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -25,17 +25,14 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 
+from app.urls import BadURL, parse_recording_url, redirect_target
+from workers.addresses import AddressPolicy
 from workers.failure import StageFailure
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 Dialer = Callable[[tuple[str, int], float | None], socket.socket]
 
 _CHUNK = 64 * 1024
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-_SIX_TO_FOUR = ipaddress.ip_network("2002::/16")
-_TEREDO = ipaddress.ip_network("2001::/32")
 
 
 @dataclass(frozen=True)
@@ -52,45 +49,6 @@ class Downloaded:
     bytes: int
     content_type: str
     final_url: str
-
-
-def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address hidden in IPv4-mapped, NAT64, 6to4 and Teredo IPv6 forms."""
-    if ip.version != 6:
-        return None
-    if ip.ipv4_mapped:
-        return ip.ipv4_mapped
-    if ip in _NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip in _SIX_TO_FOUR:
-        return ip.sixtofour
-    if ip in _TEREDO and ip.teredo:
-        return ip.teredo[1]
-    return None
-
-
-def is_public(ip: IPAddress) -> bool:
-    """Globally routable, not multicast, and no private address hidden inside an IPv6 form."""
-    inner = embedded_ipv4(ip)
-    if inner is not None:
-        # a translated address (DNS64 answers on IPv6-only networks) is what it carries
-        return is_public(inner)
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified
-
-
-class AddressPolicy:
-    """Which addresses may be dialled: `networks=None` → public only (the SSRF guard);
-    otherwise exactly the listed networks (e.g. loopback in development and tests)."""
-
-    def __init__(self, networks: Iterable[Network] | None = None):
-        self._networks = tuple(networks) if networks is not None else None
-
-    def allows(self, ip: IPAddress) -> bool:
-        if ip.version == 6 and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1 to the kernel
-        if self._networks is None:
-            return is_public(ip)
-        return any(ip.version == net.version and ip in net for net in self._networks)
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -149,32 +107,32 @@ class Downloader:
         self.policy, self.limits, self._resolve, self._dial = policy, limits, resolver, dialer
 
     def checked_address(self, url: str) -> tuple[str, int]:
-        """(ip, port) the URL may be fetched from; StageFailure if any resolved address is refused."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise StageFailure("recording_unreachable", f"Unsupported URL scheme {parts.scheme!r}.")
-        if parts.username is not None or parts.password is not None or "\\" in url:
-            raise StageFailure("recording_unreachable", "URLs with credentials or backslashes are not fetched.")
+        """(ip, port) the URL may be fetched from. StageFailure `recording_unreachable` for a
+        URL that cannot be parsed or resolved, `recording_forbidden_address` for a port or any
+        resolved address the policy refuses."""
         try:
-            host = parts.hostname
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            raise StageFailure("recording_unreachable", "The URL's port is invalid.") from None
-        if not host:
-            raise StageFailure("recording_unreachable", "The URL has no host.")
+            target = parse_recording_url(url)
+        except BadURL as exc:
+            raise StageFailure("recording_unreachable", str(exc)) from None
+        host, port = target.host, target.port
+        if not self.policy.allows_port(port):
+            raise StageFailure("recording_forbidden_address", f"Port {port} may not be fetched "
+                               f"(allowed: {', '.join(map(str, sorted(self.policy.ports or ())))}).")
         try:
-            answers = [ipaddress.ip_address(host)]
+            answers, literal = [ipaddress.ip_address(host)], True
         except ValueError:
             try:
-                answers = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)]
+                answers, literal = [ipaddress.ip_address(a.split("%")[0]) for a in self._resolve(host, port)], False
             except (OSError, UnicodeError, ValueError) as exc:
                 raise StageFailure("recording_unreachable", f"The host {host!r} did not resolve: {exc}", transient=True) from None
         if not answers:
             raise StageFailure("recording_unreachable", f"The host {host!r} did not resolve.", transient=True)
-        refused = [str(a) for a in answers if not self.policy.allows(a)]
-        if refused:
-            raise StageFailure("recording_forbidden_address",
-                              f"The host {host!r} resolves to an address that may not be fetched.")
+        reasons = [reason for reason in map(self.policy.refusal, answers) if reason]
+        if reasons:
+            # what a name resolves to inside our network is not the submitter's business
+            detail = (f"is an address that may not be fetched ({reasons[0]})" if literal
+                      else "resolves to an address that may not be fetched")
+            raise StageFailure("recording_forbidden_address", f"The host {host!r} {detail}.")
         return str(answers[0]), port
 
     def download(self, url: str, destination: str, headers: Mapping[str, str] | None = None) -> Downloaded:
@@ -199,13 +157,20 @@ class Downloader:
                     with response:
                         location = response.headers.get("Location")
                         if response.is_redirect and location:
-                            url, extra = urljoin(url, location), {}
+                            url, extra = self._redirect(url, location), {}
                             continue
                         self._check_status(response.status_code)
                         return self._stream_body(response, url, destination, deadline)
                 except (requests.RequestException, HTTPError, OSError) as exc:
                     raise StageFailure("recording_unreachable", f"Download failed: {type(exc).__name__}", transient=True) from exc
         raise StageFailure("recording_unreachable", f"More than {self.limits.max_redirects} redirects.")
+
+    @staticmethod
+    def _redirect(url: str, location: str) -> str:
+        try:
+            return redirect_target(url, location).url
+        except BadURL as exc:
+            raise StageFailure("recording_unreachable", f"Bad redirect: {exc}") from None
 
     @staticmethod
     def _check_status(status: int) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, QUEUE, REANALYSIS_JOB_TASK
+from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, JUDGE_QUEUE, QUEUE, REANALYSIS_JOB_TASK
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -59,6 +59,7 @@ DISPATCH_WEBHOOKS = "webhooks.dispatch"  # the call's webhook deliveries, sent a
 DELIVER_WEBHOOK = DELIVER_WEBHOOK_TASK
 POLL_WEBHOOKS = "webhooks.poll"          # beat: deliveries due for a retry (and stalled re-analysis jobs)
 REANALYSIS_JOB = REANALYSIS_JOB_TASK     # one batch of a bulk re-analysis, then the next one a second later
+ERASE_EXPIRED = "calls.erase_expired"    # beat: the retention sweep (app/service/erasure.py)
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended
@@ -253,7 +254,8 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
 
     def send(task_name: str, call_id: int, countdown: float | None = None) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=QUEUE, countdown=countdown)
+            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE,
+                             countdown=countdown)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from app.service import erasure
 from workers import pipeline, reanalysis, webhooks
 from workers.base import StageTask
 from workers.celery_app import celery, deps
@@ -59,3 +60,8 @@ def poll_webhooks() -> int:
 def run_reanalysis_job(job_id: int) -> None:
     reset, more = reanalysis.run_job_batch(deps(), job_id)
     pipeline.continue_job(deps(), job_id, reset, more, reanalysis.BATCH_INTERVAL_SECONDS)
+
+
+@celery.task(name=pipeline.ERASE_EXPIRED, acks_late=False)
+def erase_expired_calls() -> dict:
+    return erasure.erase_expired(deps().pool, deps().storage)

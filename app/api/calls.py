@@ -1,4 +1,4 @@
-"""/calls: submit, poll, list, annotate."""
+"""/calls: submit, poll, list, annotate, erase."""
 from __future__ import annotations
 
 from flask import Blueprint
@@ -8,6 +8,7 @@ from app.api.request import authenticated, deps, json_body, load, load_query
 from app.api.responses import CallAcceptedSchema, CallDetailSchema, PageOfCallsSchema
 from app.api.schemas import CallCreateSchema, CallListQuerySchema, CallPatchSchema
 from app.service import calls as service
+from app.service import erasure
 
 bp = Blueprint("calls", __name__)
 _create, _patch, _query = CallCreateSchema(), CallPatchSchema(), CallListQuerySchema()
@@ -36,6 +37,13 @@ def list_calls(workspace_id: int):
     filters = {("from" if k == "from_" else k): v for k, v in query.items()}
     result = service.list_calls(deps(), workspace_id, filters, page, per_page)
     return _page.dump({**result, "items": [present.call_summary(r) for r in result["items"]]})
+
+
+@bp.delete("/calls/<ref>")
+@authenticated
+def delete_call(workspace_id: int, ref: str):
+    erasure.erase_call(deps().pool, deps().storage, workspace_id, ref)
+    return "", 204
 
 
 @bp.patch("/calls/<ref>")

@@ -13,6 +13,7 @@ log = logging.getLogger(__name__)
 STATUS_BY_ERROR = {
     errors.MalformedRequest: 400,
     errors.Unauthorized: 401,
+    errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.PayloadTooLarge: 413,
@@ -20,6 +21,7 @@ STATUS_BY_ERROR = {
     errors.ValidationFailed: 422,
     errors.RateLimited: 429,
     errors.ServiceUnavailable: 503,
+    errors.StorageUnavailable: 503,
 }
 
 # Werkzeug's own errors (unknown route, wrong method, …) get our shape and a snake_case code.

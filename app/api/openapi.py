@@ -30,7 +30,7 @@ _ERRORS = {
     415: "The body is not sent as application/json.",
     422: "The body or query failed validation; details map dotted field paths to messages.",
     429: "The token's rate limit is spent; see Retry-After.",
-    503: "The database is unreachable.",
+    503: "The database (for an erasure: the recording store) is unreachable; retry.",
 }
 _AUTH = [401, 429, 503]
 
@@ -40,6 +40,8 @@ OPERATIONS = [
      [400, 404, 409, 413, 415, 422]),
     ("get", "/calls", "List calls", None, s.CallListQuerySchema, 200, r.PageOfCallsSchema, [422]),
     ("get", "/calls/{ref}", "Get a call by id or call_identifier", None, None, 200, r.CallDetailSchema, [404]),
+    ("delete", "/calls/{ref}", "Erase a call: its results and its stored recording (idempotent)", None, None,
+     204, None, []),
     ("patch", "/calls/{ref}", "Update a call's annotations", s.CallPatchSchema, None, 200, r.CallAcceptedSchema,
      [400, 404, 413, 415, 422]),
     ("post", "/agents", "Create an agent", s.AgentCreateSchema, None, 201, r.AgentSchema, [400, 413, 415, 422]),

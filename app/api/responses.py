@@ -154,6 +154,7 @@ class MetricVersionSchema(Schema):
     pass_criteria = fields.Dict(allow_none=True)
     critical = fields.Boolean()
     enabled = fields.Boolean()
+    redact = fields.Boolean()
     created_at = fields.DateTime(format="iso")
 
 

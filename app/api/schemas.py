@@ -13,6 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from app.catalogue import STANDARD_KEYS
 from app.criteria import OPERATORS, RESULT_TYPES
 from app.status import COMPUTED, FAILED, PENDING
+from app.urls import MAX_URL_LENGTH, BadURL, parse_recording_url
 
 ROLES = ("AI Assistant", "User", "Function Call", "Function Call Result")
 MAX_TURNS = 5000
@@ -73,12 +74,21 @@ class TurnSchema(StrictSchema):
             raise ValidationError("end_time must be ≥ start_time.", "end_time")
 
 
+def _fetchable_url(url: str) -> None:
+    """The downloader's own syntax rule (app/urls.py): a URL it could not parse is refused here
+    with 422 rather than accepted and failed later."""
+    try:
+        parse_recording_url(url)
+    except BadURL as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class CallCreateSchema(StrictSchema):
     call_identifier = fields.String(required=True, validate=validate.Length(min=1, max=255))
     agent_id = StrictInteger(required=True)
     client_id = StrictInteger(required=True)
     recording_url = fields.Url(schemes={"http", "https"}, require_tld=False,
-                               validate=validate.Length(max=2048),
+                               validate=[validate.Length(max=MAX_URL_LENGTH), _fetchable_url],
                                metadata={"format": "uri", "pattern": "^https?://", "maxLength": 2048,
                                          "description": "WAV, MP3, M4A, FLAC, Ogg (Opus/Vorbis) or WebM (Opus) over http(s)."})
     transcript = fields.List(fields.Nested(TurnSchema), validate=validate.Length(min=1, max=MAX_TURNS))
@@ -193,6 +203,8 @@ class MetricPatchSchema(StrictSchema):
     pass_criteria = CriteriaField(allow_none=True)
     critical = StrictBoolean()
     enabled = StrictBoolean()
+    redact = StrictBoolean(metadata={"description": "LLM metrics: judge a transcript with phone numbers, e-mail "
+                                                    "addresses and card numbers masked (docs/metrics.md#redaction)."})
 
 
 class MetricCreateSchema(MetricPatchSchema):
@@ -201,6 +213,7 @@ class MetricCreateSchema(MetricPatchSchema):
     result_type = fields.String(required=True, validate=validate.OneOf(RESULT_TYPES))
     critical = StrictBoolean(load_default=False)
     enabled = StrictBoolean(load_default=True)
+    redact = StrictBoolean(load_default=False)
 
 
 def flatten_messages(messages, prefix: str = "") -> dict[str, list[str]]:

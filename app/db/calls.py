@@ -20,7 +20,7 @@ _SUMMARY = (
     " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"
     " c.failure_message, c.recording_key, c.recording_info, c.source_recording_url IS NOT NULL AS has_recording"
 )
-_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech, c.analysis_run"
+_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech, c.generated_transcript, c.analysis_run"
 
 # Filters of GET /calls: query parameter → SQL condition (values are always bound parameters).
 _FILTERS = {

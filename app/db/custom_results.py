@@ -27,8 +27,10 @@ class CustomResultRow(TypedDict):
     error_message: str | None
     usage: dict[str, Any] | None
     duration_ms: int | None
+    pass_criteria: dict[str, Any] | None   # of the version judged by (the dashboard shows it)
 
-_DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical")
+_DEFINITION = ("v.name, v.kind, v.result_type, v.prompt, v.code, v.enum_values, v.pass_criteria, v.critical,"
+               " v.redact")
 _FROM = (" FROM custom_results r JOIN custom_metric_versions v"
          " ON v.metric_id = r.metric_id AND v.version = r.metric_version")
 
@@ -82,6 +84,6 @@ def call_custom_results(conn: Conn, call_id: int) -> list[CustomResultRow]:
     return cast("list[CustomResultRow]", conn.execute(
         "SELECT r.metric_id, r.metric_version AS version, v.name, v.kind, v.result_type, v.critical,"
         " r.status, r.result, r.explanation, r.structured_output, r.passed, r.error_code, r.error_message,"
-        f" r.usage, r.duration_ms{_FROM} WHERE r.call_id = %s ORDER BY r.metric_id",
+        f" r.usage, r.duration_ms, v.pass_criteria{_FROM} WHERE r.call_id = %s ORDER BY r.metric_id",
         (call_id,),
     ).fetchall())

@@ -6,7 +6,7 @@ from psycopg.types.json import Jsonb
 from app.db.pool import Conn, one
 
 DEFINITION_FIELDS = ("name", "description", "kind", "result_type", "prompt", "code", "enum_values",
-                     "pass_criteria", "critical", "enabled")
+                     "pass_criteria", "critical", "enabled", "redact")
 _JSON = {"enum_values", "pass_criteria"}
 _SELECT = (
     "SELECT m.id, m.workspace_id, m.version, m.created_at, m.updated_at, m.deleted_at,"

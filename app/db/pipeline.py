@@ -12,7 +12,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from app.db.history import record_transition
-from app.db.pool import Conn, one
+from app.db.pool import Conn
 from app.db.webhooks import record_call_event
 from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, PENDING, TRANSCRIPTION_TRANSITIONS, can_transition
 
@@ -74,13 +74,15 @@ def load_call(conn: Conn, call_id: int) -> CallRow | None:
 
 
 def register_delivery(conn: Conn, call_id: int, stage: str) -> int:
-    """Count one more start of `stage` for the call; returns the count including this one."""
-    return one(conn.execute(
-        "INSERT INTO stage_runs (call_id, stage, deliveries) VALUES (%s, %s, 1)"
+    """Count one more start of `stage` for the call; returns the count including this one
+    (0 when the call does not exist: it was erased while its task waited)."""
+    row = conn.execute(
+        "INSERT INTO stage_runs (call_id, stage, deliveries) SELECT id, %s, 1 FROM calls WHERE id = %s"
         " ON CONFLICT (call_id, stage) DO UPDATE SET deliveries = stage_runs.deliveries + 1,"
         " started_at = now() RETURNING deliveries",
-        (call_id, stage),
-    ).fetchone())["deliveries"]
+        (stage, call_id),
+    ).fetchone()
+    return row["deliveries"] if row else 0
 
 
 def finish_stage(conn: Conn, call_id: int, stage: str) -> None:
@@ -111,12 +113,13 @@ def advance_branch(conn: Conn, call_id: int, branch: str, new_state: str,
     return True, all(states[b] in BRANCH_TERMINAL for b in BRANCHES) and new_state in BRANCH_TERMINAL
 
 
-def set_recording(conn: Conn, call_id: int, key: str, info: dict) -> None:
-    conn.execute(
+def set_recording(conn: Conn, call_id: int, key: str, info: dict) -> bool:
+    """Record the stored recording; False when the call no longer exists (erased meanwhile)."""
+    return conn.execute(
         "UPDATE calls SET recording_key = %s, recording_info = %s, progressed_at = now(), updated_at = now()"
         " WHERE id = %s",
         (key, Jsonb(info), call_id),
-    )
+    ).rowcount == 1
 
 
 def set_speech(conn: Conn, call_id: int, speech: dict) -> None:

@@ -1,12 +1,13 @@
-"""Operator use cases behind the admin CLI: migrations, workspaces, agents, tokens."""
+"""Operator use cases behind the admin CLI: migrations, workspaces (and their retention), agents, tokens."""
 from __future__ import annotations
 
-from app.auth import expiry_from_seconds, mint_token, new_key_id
+from app.auth import max_token_lifetime, mint_token, new_key_id, token_expiry
 from app.db import agents as agents_db
+from app.db import erasures as erasures_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
 from app.db.pool import Conn
-from app.errors import CallscopeError, NotFound
+from app.errors import CallscopeError, NotFound, ValidationFailed
 from app.settings import Settings
 
 
@@ -19,6 +20,18 @@ def create_workspace(conn: Conn, name: str) -> dict:
         return workspaces_db.insert_workspace(conn, name)
 
 
+def set_retention(conn: Conn, workspace_id: int, days: int | None) -> dict:
+    """A workspace's retention period (None: keep calls until deleted); the retention sweep
+    erases older calls (docs/operations.md#erasure-and-retention). Raises NotFound, ValidationFailed."""
+    if days is not None and days <= 0:
+        raise ValidationFailed("The retention period is a number of days above 0.", details={"days": ["must be > 0"]})
+    with conn.transaction():
+        row = erasures_db.set_retention(conn, workspace_id, days)
+    if row is None:
+        raise NotFound(f"No workspace {workspace_id}.")
+    return row
+
+
 def create_agent(conn: Conn, workspace_id: int, name: str, ai_channel: str = "left") -> dict:
     with conn.transaction():
         if not workspaces_db.workspace_exists(conn, workspace_id):
@@ -29,7 +42,7 @@ def create_agent(conn: Conn, workspace_id: int, name: str, ai_channel: str = "le
 def issue_token(conn: Conn, settings: Settings, workspace_id: int,
                 expires_in_seconds: int | None = None) -> dict:
     """Store a new API key and return it with its signed token (shown once, never stored)."""
-    expires_at = expiry_from_seconds(expires_in_seconds)
+    expires_at = token_expiry(expires_in_seconds, max_token_lifetime(settings.token_max_lifetime_days))
     with conn.transaction():
         if not workspaces_db.workspace_exists(conn, workspace_id):
             raise NotFound(f"No workspace {workspace_id}.")

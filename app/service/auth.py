@@ -1,7 +1,7 @@
 """Authenticating a request: token → workspace id, with the revocation check in Postgres."""
 from __future__ import annotations
 
-from app.auth import bearer_token, decode_token
+from app.auth import bearer_token, decode_token, max_token_lifetime
 from app.db.pool import autocommit
 from app.db.workspaces import active_key_workspace
 from app.errors import RateLimited, Unauthorized
@@ -12,7 +12,8 @@ def authenticate(deps: Deps, authorization_header: str | None) -> int:
     """The workspace id the bearer token speaks for; raises Unauthorized, or RateLimited when
     the token's budget is spent (checked after authentication: anonymous floods cost nothing
     but a signature check)."""
-    workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header))
+    workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header),
+                                        max_token_lifetime(deps.settings.token_max_lifetime_days))
     with autocommit(deps.pool) as conn:
         key_workspace = active_key_workspace(conn, key_id)
     # A key of another workspace with a tampered `sub` fails here too.

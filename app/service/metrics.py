@@ -38,6 +38,8 @@ def definition_errors(definition: dict) -> dict[str, list[str]]:
         problems = criteria_errors(definition["pass_criteria"], result_type, enum_values)
         if problems:
             errors["pass_criteria"] = problems
+    if kind == "code" and definition.get("redact"):
+        errors["redact"] = ["Redaction masks the transcript an LLM judge reads; code metrics run here."]
     if kind == "code" and definition.get("code"):
         found = check_code(definition["code"])
         if found:
@@ -58,7 +60,9 @@ def _name_taken(name: str) -> Conflict:
 
 
 def create_metric(deps: Deps, workspace_id: int, values: dict) -> dict:
-    definition = _validated({f: values.get(f) for f in metrics_db.DEFINITION_FIELDS})
+    definition = {f: values.get(f) for f in metrics_db.DEFINITION_FIELDS}
+    definition["redact"] = bool(definition["redact"])  # optional: off unless asked for
+    definition = _validated(definition)
     with transaction(deps.pool) as conn:
         metric_id = metrics_db.insert_metric(conn, workspace_id, definition)
         if metric_id is None:

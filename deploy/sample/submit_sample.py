@@ -82,6 +82,8 @@ def main(demo_path: str) -> int:
     accepted = requests.post(f"{base}/api/public/v1/calls", json=body, headers=headers, timeout=10)
     print(f"POST /calls → {accepted.status_code} {accepted.json()}")
     accepted.raise_for_status()
+    # deploy/dev.sh points the newcomer's dashboard link at this call
+    Path(demo_path).write_text(json.dumps({**demo, "sample_call_id": accepted.json()["id"]}, indent=2))
     url = base + accepted.headers["Location"]
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -69,6 +69,24 @@ def other_tenant(db, settings) -> Tenant:
     return make_tenant(db, settings, "globex")
 
 
+def store_recording(app, db, tenant: Tenant, call_id: int, info: dict | None = None) -> str:
+    """Put a small WAV in the app's storage as the call's recording (what the worker's fetch
+    stage does) and record it on the call; returns its key."""
+    import tempfile
+
+    from app.db.pipeline import set_recording
+    from app.storage import recording_key
+
+    key = recording_key(tenant.workspace_id, call_id, "wav")
+    with tempfile.NamedTemporaryFile(suffix=".wav") as src:
+        src.write(b"RIFF0000WAVEdata")
+        src.flush()
+        app.extensions["callscope"].storage.put_file(key, src.name, "audio/wav")
+    set_recording(db, call_id, key, info or {"format": "wav"})
+    db.commit()
+    return key
+
+
 def call_body(tenant: Tenant, **fields) -> dict:
     body = {
         "call_identifier": "call-1",

@@ -89,3 +89,43 @@ def test_key_rotation_old_key_still_verifies(client, app, db, settings, tenant):
         assert c.get(URL, headers={"Authorization": f"Bearer {fresh}"}).status_code == 200
     finally:
         new_app.extensions["callscope"].pool.close()
+
+
+def test_a_maximum_lifetime_retires_old_eternal_tokens(client, app, db, settings, tenant):
+    """CALLSCOPE_TOKEN_MAX_LIFETIME_DAYS (issue 16, finding 8): tokens issued before the limit
+    was set carry no `exp`; their `iat` decides."""
+    from dataclasses import replace
+
+    from app import create_app
+
+    old = mint_token(settings.jwt_keys, tenant.workspace_id, tenant.key_id, now=datetime.now(UTC) - timedelta(days=91))
+    assert client.get(URL, headers={"Authorization": f"Bearer {old}"}).status_code == 200  # no limit by default
+    limited = replace(settings, token_max_lifetime_days=90)
+    limited_app = create_app(limited)
+    try:
+        c = limited_app.test_client()
+        response = c.get(URL, headers={"Authorization": f"Bearer {old}"})
+        assert_401(response)
+        assert response.get_json()["error"]["code"] == "token_expired"
+        recent = mint_token(settings.jwt_keys, tenant.workspace_id, tenant.key_id,
+                            now=datetime.now(UTC) - timedelta(days=89))
+        assert c.get(URL, headers={"Authorization": f"Bearer {recent}"}).status_code == 200
+    finally:
+        limited_app.extensions["callscope"].pool.close()
+
+
+def test_issuing_under_a_maximum_lifetime(db, settings, tenant):
+    from dataclasses import replace
+
+    from app.errors import ValidationFailed
+
+    limited = replace(settings, token_max_lifetime_days=30)
+    issued = admin.issue_token(db, limited, tenant.workspace_id)
+    claims = jwt.decode(issued["token"], options={"verify_signature": False})
+    assert 30 * 86400 - 60 < claims["exp"] - claims["iat"] <= 30 * 86400  # the ceiling when none is asked
+    shorter = admin.issue_token(db, limited, tenant.workspace_id, expires_in_seconds=3600)
+    assert jwt.decode(shorter["token"], options={"verify_signature": False})["exp"] <= claims["iat"] + 3601
+    with pytest.raises(ValidationFailed, match="maximum token lifetime"):
+        admin.issue_token(db, limited, tenant.workspace_id, expires_in_seconds=31 * 86400)
+    unlimited = admin.issue_token(db, settings, tenant.workspace_id)
+    assert "exp" not in jwt.decode(unlimited["token"], options={"verify_signature": False})

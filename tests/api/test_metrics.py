@@ -65,6 +65,8 @@ def test_every_change_is_a_new_version(client, tenant):
     ({"kind": "code", "result_type": "boolean", "code": "metric['result'] = (\n"}, "code", "line"),
     ({"kind": "code", "result_type": "boolean", "code": "x = 1\nimport os"}, "code", "line 2: imports"),
     ({"kind": "code", "result_type": "boolean", "code": "x = ().__class__"}, "code", "dunder"),
+    ({"kind": "code", "result_type": "boolean", "code": "x = 1", "redact": True}, "redact", "LLM judge"),
+    ({"kind": "llm", "result_type": "boolean", "prompt": "p", "redact": "yes"}, "redact", ""),
     ({"kind": "unknown", "result_type": "boolean"}, "kind", ""),
     ({"kind": "llm", "result_type": "percent", "prompt": "p"}, "result_type", ""),
 ])
@@ -75,6 +77,14 @@ def test_invalid_definitions_get_422_naming_the_field(client, tenant, fields, pa
     messages = " ".join(m for field, ms in details.items() if field.split(".")[0] == path for m in ms)
     assert messages, details
     assert fragment in messages
+
+
+def test_redaction_is_part_of_the_definition(client, tenant):
+    made = client.post(URL, json={**LLM, "redact": True}, headers=tenant.headers).json
+    assert made["redact"] is True
+    assert client.post(URL, json={**LLM, "name": "plain"}, headers=tenant.headers).json["redact"] is False
+    changed = client.patch(f"{URL}/{made['id']}", json={"redact": False}, headers=tenant.headers).json
+    assert (changed["version"], changed["redact"]) == (2, False)
 
 
 def test_a_patch_is_validated_as_a_whole(client, tenant):

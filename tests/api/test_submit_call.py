@@ -102,6 +102,12 @@ def test_deleted_agent_is_404(client, tenant):
     ({"recording_url": "ftp://example.com/a.wav"}, "recording_url"),
     ({"recording_url": "not a url"}, "recording_url"),
     ({"recording_url": "https://example.com/" + "a" * 2048}, "recording_url"),
+    # the downloader's parser raised ValueError on these (issue 16, finding 5): refused up front
+    ({"recording_url": "http://8.8.8.8\u2100/a.wav"}, "recording_url"),
+    ({"recording_url": "http://[::1/a.wav"}, "recording_url"),
+    ({"recording_url": "http://[fe80::1%25eth0]/a.wav"}, "recording_url"),
+    ({"recording_url": "http://user:pw@example.com/a.wav"}, "recording_url"),
+    ({"recording_url": "http://example.com:0/a.wav"}, "recording_url"),
     ({"call_timestamp": "2025-01-01T10:00:00"}, "call_timestamp"),
     ({"call_timestamp": "yesterday"}, "call_timestamp"),
     ({"duration_seconds": -1}, "duration_seconds"),

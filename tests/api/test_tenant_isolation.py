@@ -1,6 +1,9 @@
 """Tenant isolation, swept from the OpenAPI operation list: every documented operation that
 names a resource is called by one workspace with another workspace's ids (internal id and
-call_identifier forms) and must answer 404 `not_found`, leaking nothing of the other's data."""
+call_identifier forms) and must answer 404 `not_found`, leaking nothing of the other's data —
+except `DELETE /calls/{ref}`, which answers 204 to any call it does not erase (idempotent,
+docs/api.md#erasing-a-call): there the answer must be the one a call that never existed gets,
+and the other workspace's call must be untouched."""
 from __future__ import annotations
 
 import json
@@ -11,6 +14,7 @@ from tests.api.conftest import call_body
 # a valid body for each PATCH, so that the lookup (not validation) decides the answer
 PATCHES = {"/calls/{ref}": {"label": "x"}, "/agents/{agent_id}": {"name": "x"}, "/metrics/{metric_id}": {"name": "x"},
            "/integrations/{integration_id}": {"name": "x"}, "/webhooks/{webhook_id}": {"enabled": False}}
+ERASING = {("delete", "/calls/{ref}")}
 
 
 def _theirs(client, other):
@@ -31,7 +35,8 @@ def _theirs(client, other):
 
 
 def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant, other_tenant):
-    ids = _theirs(client, other_tenant)
+    other = other_tenant
+    ids = _theirs(client, other)
     probed = 0
     for method, path, *_ in OPERATIONS:
         params = [name for name in ids if "{" + name + "}" in path]
@@ -41,15 +46,22 @@ def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant
             url = "/api/public/v1" + path.replace("{" + params[0] + "}", value)
             body_json = PATCHES.get(path) if method == "patch" else {} if method == "post" else None
             response = client.open(url, method=method.upper(), json=body_json, headers=tenant.headers)
+            if (method, path) in ERASING:
+                never_was = client.open("/api/public/v1/calls/never-was", method="DELETE", headers=tenant.headers)
+                assert (response.status_code, response.data) == (never_was.status_code, never_was.data) == (204, b"")
+                assert client.get(f"/api/public/v1/calls/{ids['ref'][0]}", headers=other.headers).status_code == 200
+                probed += 1
+                continue
             assert response.status_code == 404, (method, url, response.status_code)
             body = response.get_data(as_text=True)
             assert json.loads(body)["error"]["code"] == "not_found"
             for secret in ("secret-call-77", "123-45-6789", "Secret metric", "secret prompt"):
                 assert secret not in body or value == secret, (method, url, body)
             probed += 1
-    # calls (get, patch, reanalyze, runs) × 2 id forms, agents (get, patch, delete), metrics (get, versions, patch,
-    # delete), integrations (get, patch, delete), webhooks (get, patch, delete, rotate, deliveries, redeliver), jobs
-    assert probed >= 25
+    # calls (get, patch, delete, reanalyze, runs) × 2 id forms, agents (get, patch, delete), metrics (get, versions,
+    # patch, delete), integrations (get, patch, delete), webhooks (get, patch, delete, rotate, deliveries,
+    # redeliver), jobs
+    assert probed >= 27
 
 
 def test_lists_filters_and_creates_do_not_cross_workspaces(client, tenant, other_tenant):

@@ -67,6 +67,7 @@ def e2e_env(tmp_path_factory, fake_llm, platform_stand_in) -> dict:
         "CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS": "2",
         "CALLSCOPE_STALE_AFTER_SECONDS": "4",
         "CALLSCOPE_SWEEP_INTERVAL_SECONDS": "1",
+        "CALLSCOPE_RETENTION_INTERVAL_SECONDS": "1",
         "CALLSCOPE_MAX_ATTEMPTS": "20",
         "CALLSCOPE_LOG_LEVEL": "INFO",
         "CALLSCOPE_LLM_BASE_URL": fake_llm.base_url,
@@ -151,7 +152,7 @@ def settings_for(env: dict):
 
 def start_worker(env: dict, logs: Path, name: str) -> subprocess.Popen:
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    return _start(celery + ["worker", "-Q", "calls", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
+    return _start(celery + ["worker", "-Q", "calls,code_judges", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
                             "--without-gossip"], env, logs / f"{name}.log", "ready.")
 
 

@@ -19,6 +19,15 @@ def test_defaults_are_the_single_machine_setup():
 def test_loopback_confinement_parses():
     s = Settings.from_env({**GOOD, "CALLSCOPE_FETCH_NETWORKS": "127.0.0.0/8, ::1/128"})
     assert [str(n) for n in s.fetch_networks] == ["127.0.0.0/8", "::1/128"]
+    assert s.fetch_ports is None  # local test servers listen on any port
+
+
+def test_fetch_ports_are_80_and_443_plus_the_named_ones():
+    assert Settings.from_env(GOOD).fetch_ports == {80, 443}
+    assert Settings.from_env({**GOOD, "CALLSCOPE_FETCH_PORTS": "8080, 8443"}).fetch_ports == {80, 443, 8080, 8443}
+    assert Settings.from_env({**GOOD, "CALLSCOPE_FETCH_PORTS": "any"}).fetch_ports is None
+    named = Settings.from_env({**GOOD, "CALLSCOPE_FETCH_NETWORKS": "10.0.0.0/8", "CALLSCOPE_FETCH_PORTS": "8000"})
+    assert named.fetch_ports == {80, 443, 8000}  # named ports hold for listed networks too
 
 
 @pytest.mark.parametrize("env,needle", [
@@ -30,6 +39,8 @@ def test_loopback_confinement_parses():
     ({"CALLSCOPE_MAX_RECORDING_BYTES": "lots"}, "CALLSCOPE_MAX_RECORDING_BYTES"),
     ({"CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS": "0"}, "CALLSCOPE_FETCH_CONNECT_TIMEOUT_SECONDS"),
     ({"CALLSCOPE_FETCH_NETWORKS": "not-a-net"}, "CALLSCOPE_FETCH_NETWORKS"),
+    ({"CALLSCOPE_FETCH_PORTS": "70000"}, "CALLSCOPE_FETCH_PORTS"),
+    ({"CALLSCOPE_FETCH_PORTS": "http"}, "CALLSCOPE_FETCH_PORTS"),
     ({"CALLSCOPE_VISIBILITY_TIMEOUT_SECONDS": "100"}, "VISIBILITY_TIMEOUT"),
 ])
 def test_bad_values_name_their_variable(env, needle):

@@ -13,8 +13,9 @@ from app.service.calls import submit_call
 from app.service.deps import Deps
 from app.storage import LocalStorage
 from tests.conftest import make_settings
+from workers.addresses import AddressPolicy
 from workers.context import WorkerDeps
-from workers.fetch import AddressPolicy, Downloader, FetchLimits
+from workers.fetch import Downloader, FetchLimits
 from workers.judges.llm import UnconfiguredJudge
 from workers.judges.sandbox import Sandbox, SandboxConfig
 
@@ -48,7 +49,7 @@ def env(db, test_db_url, tmp_path, transcriber):
     pool = open_pool(test_db_url, 4, 3)
     storage = LocalStorage(str(tmp_path / "s"), settings.public_base_url, settings.secret_key)
     sent = Sent()
-    downloader = Downloader(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")]),
+    downloader = Downloader(AddressPolicy([ipaddress.ip_network("127.0.0.0/8")], ports=None),
                             FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=10))
     sandbox = Sandbox(SandboxConfig(timeout_seconds=2))
     sandbox.verify()

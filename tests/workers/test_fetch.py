@@ -6,10 +6,12 @@ import socket
 import pytest
 
 from tests.support.http_server import RecordingServer
+from workers.addresses import IPV4_SPECIAL, IPV6_SPECIAL, AddressPolicy, is_public
 from workers.failure import StageFailure
-from workers.fetch import AddressPolicy, Downloader, FetchLimits, is_public
+from workers.fetch import Downloader, FetchLimits
 
-LOOPBACK = AddressPolicy([ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")])
+# as the settings build them: listed networks without named ports allow any port (local servers)
+LOOPBACK = AddressPolicy([ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")], ports=None)
 PUBLIC = AddressPolicy(None)
 
 
@@ -75,9 +77,38 @@ def test_public_policy_refuses_non_global_addresses(address):
     assert not PUBLIC.allows(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808"])
+@pytest.mark.parametrize("address", [
+    # the review's finding 5: the standard library calls these global
+    "fec0::1", "3fff::1", "3fff:fff::1", "192.0.0.8", "192.0.0.9",
+    # Teredo is refused as a whole, even with a public client and server inside
+    "2001:0:808:808:0:0:f7f7:f7f7", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+    # 6to4 as a whole, even around a public IPv4; local-use NAT64; IPv4-compatible; not 2000::/3
+    "2002:808:808::1", "64:ff9b:1::808:808", "::808:808", "4000::1", "5f00::1", "100::1",
+    # anycast services the registry calls globally reachable: no recording lives there
+    "192.0.0.10", "192.31.196.1", "192.52.193.1", "192.175.48.1", "2001:1::1", "2001:3::1",
+    "2001:4:112::1", "2001:20::1", "2620:4f:8000::1",
+    "192.88.99.1", "198.51.100.7", "203.0.113.7", "::ffff:192.0.0.9", "64:ff9b::a9fe:a9fe",
+])
+def test_public_policy_refuses_every_special_purpose_block(address):
+    assert not PUBLIC.allows(ipaddress.ip_address(address))
+
+
+@pytest.mark.parametrize("block", [b for b, name, _ in IPV4_SPECIAL + IPV6_SPECIAL if "judged by" not in name])
+def test_every_block_of_the_table_is_refused_first_to_last(block):
+    network = ipaddress.ip_network(block)
+    assert not PUBLIC.allows(network[0]) and not PUBLIC.allows(network[-1])
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "93.184.216.34", "2606:4700:4700::1111", "64:ff9b::808:808",
+                                     "::ffff:8.8.8.8", "1.0.0.1", "2a00:1450:4001::1"])
 def test_public_policy_allows_global_addresses(address):
     assert is_public(ipaddress.ip_address(address)) and PUBLIC.allows(ipaddress.ip_address(address))
+
+
+def test_refusals_say_what_the_address_is():
+    assert PUBLIC.refusal(ipaddress.ip_address("192.0.0.9")) == "Port Control Protocol anycast"
+    assert PUBLIC.refusal(ipaddress.ip_address("2001:0:808:808::1")) == "Teredo"
+    assert PUBLIC.refusal(ipaddress.ip_address("::ffff:10.1.1.1")) == "carries 10.1.1.1, private use"
 
 
 def test_loopback_confinement_refuses_public_and_private():
@@ -190,6 +221,56 @@ def test_odd_urls_are_refused(url, tmp_path):
     with pytest.raises(StageFailure) as err:
         fetch(url, tmp_path, dialer=dialer)
     assert not err.value.transient and dialer.dialled == []
+
+
+@pytest.mark.parametrize("url", [
+    "http://8.8.8.8℀/a.wav",          # changes under NFKC normalisation: urlsplit raises ValueError
+    "http://[::1/a.wav", "http://[::1]:80x/a.wav", "http://exa mple.com/a.wav", "http://[fe80::1%25eth0]/a.wav",
+    "http://bad_label-.example/a.wav", "http://" + "a" * 64 + ".example/a.wav", "javascript:alert(1)", "",
+])
+def test_unparseable_urls_are_a_clean_unreachable(url, tmp_path):
+    dialer = RecordingDialer()
+    with pytest.raises(StageFailure) as err:
+        fetch(url, tmp_path, policy=PUBLIC, resolver=fake_dns({}), dialer=dialer)
+    assert (err.value.code, err.value.transient, dialer.dialled) == ("recording_unreachable", False, [])
+
+
+@pytest.mark.parametrize("location", ["http://[::1/", "http://8.8.8.8℀/a.wav", "http://[::1]:x/", "gopher://127.0.0.1/"])
+def test_an_unparseable_redirect_is_a_clean_unreachable(server, tmp_path, location):
+    dialer = RecordingDialer(loopback_port=server.port)
+    with pytest.raises(StageFailure) as err:
+        fetch(server.url(f"/to?url={location}"), tmp_path, dialer=dialer)
+    assert (err.value.code, err.value.transient) == ("recording_unreachable", False)
+    assert dialer.dialled == [("127.0.0.1", server.port)]  # the first hop only
+
+
+@pytest.mark.parametrize("url", ["http://93.184.216.34:8080/a.wav", "https://calls.example.com:22/a.wav",
+                                 "http://calls.example.com:6379/", "https://calls.example.com:8443/a.wav"])
+def test_public_policy_dials_80_and_443_only(url, tmp_path):
+    dialer = RecordingDialer()
+    with pytest.raises(StageFailure) as err:
+        fetch(url, tmp_path, policy=PUBLIC, resolver=fake_dns({"calls.example.com": ["93.184.216.34"]}),
+              dialer=dialer)
+    assert err.value.code == "recording_forbidden_address" and "Port" in err.value.message
+    assert dialer.dialled == []
+
+
+def test_a_port_named_in_the_settings_is_dialled(server, tmp_path):
+    server.add("p.wav", b"RIFFdata")
+    dialer = RecordingDialer(loopback_port=server.port)
+    policy = AddressPolicy(None, ports={80, 443, 8443})
+    fetch("http://calls.example.com:8443/files/p.wav", tmp_path, policy=policy,
+          resolver=fake_dns({"calls.example.com": ["93.184.216.34"]}), dialer=dialer)
+    assert dialer.dialled == [("93.184.216.34", 8443)]
+
+
+def test_a_redirect_to_a_port_not_allowed_is_refused(server, tmp_path):
+    dialer = RecordingDialer(loopback_port=server.port)
+    policy = AddressPolicy([ipaddress.ip_network("127.0.0.0/8")], ports={80, 443, server.port})
+    with pytest.raises(StageFailure) as err:
+        fetch(server.url("/to?url=http://127.0.0.1:6379/"), tmp_path, policy=policy, dialer=dialer)
+    assert err.value.code == "recording_forbidden_address"
+    assert dialer.dialled == [("127.0.0.1", server.port)]
 
 
 def test_proxy_environment_is_ignored(server, tmp_path, monkeypatch):

@@ -91,3 +91,20 @@ def test_truth_is_exact_for_the_clean_file():
     assert score.latency_errors and not any(score.latency_errors)
     assert score.missed_turns == score.extra_turns == score.phantom_interruptions == 0
     assert np.allclose(score.start_errors, 0) and np.allclose(score.end_errors, 0)
+
+
+def test_a_low_voice_echo_makes_no_phantom_speech(tmp_path):
+    """A case found on a tuning seed (1022, echo): the caller's low espeak voice comes back on the
+    agent's line 18 dB down and 183 ms late, between two 10 ms frames. Band powers measured on
+    10 ms windows swung with where each pitch pulse fell, the echo predicted from the caller's
+    channel fell short of the real one, and the agent's line got nine phantom interruptions
+    (docs/metrics.md#speech-activity, step 4)."""
+    call = build_call(1022)
+    data, suffix, info = cond.apply(call.audio, cond.BY_NAME["echo"], 1022, set(call.voices.values()))
+    assert info["echo"][0]["delay_ms"] == 183
+    path = tmp_path / f"call.{suffix}"
+    path.write_bytes(data)
+    score = score_call(call.truth, analyse_recording(str(path), "left", None, VadParams()).speech)
+    assert score.phantom_interruptions == 0 and score.missed_interruptions == 0, score.details
+    assert score.missed_turns == 0 and score.extra_turns == 0, score.details
+    assert summarise(score)["stop MAE ms"] <= TARGET["stop_mae"], score.details

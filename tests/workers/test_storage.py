@@ -51,9 +51,10 @@ def test_local_storage_signed_links(tmp_path):
     from urllib.parse import parse_qs, urlsplit
 
     q = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
-    assert storage.verified_path(q["key"], q["expires"], q["signature"]).read_bytes() == b"RIFFdata"
-    assert storage.verified_path(q["key"], q["expires"], "0" * 64) is None            # forged
-    assert storage.verified_path(q["key"], str(int(time.time()) - 1), q["signature"]) is None  # expired
-    assert storage.verified_path("recordings/1/2/../../x.wav", q["expires"], q["signature"]) is None
+    assert storage.signed_path(q["key"], q["expires"], q["signature"]).read_bytes() == b"RIFFdata"
+    assert storage.signed_path(q["key"], q["expires"], "0" * 64) is None            # forged
+    assert storage.signed_path(q["key"], q["expires"], "é" * 64) is None            # non-ASCII: no TypeError
+    assert storage.signed_path(q["key"], str(int(time.time()) - 1), q["signature"]) is None  # expired
+    assert storage.signed_path("recordings/1/2/../../x.wav", q["expires"], q["signature"]) is None
     with pytest.raises(ValueError):
         storage.path_of("../etc/passwd")

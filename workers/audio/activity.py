@@ -30,6 +30,15 @@ SILENT_PEAK = 1e-4      # a window this quiet (−80 dBFS peak) is digital silen
 DIGITAL_SILENCE_DB = -100.0  # a 10 ms frame at or below this is never speech
 NOISELESS_DB = -90.0    # a line whose quietest tenth lies below this carries no noise to speak of
 FFT_SIZE = 256
+# The echo's band powers come from a 20 ms Hann window centred on each 10 ms frame. A 10 ms
+# window holds one pitch period of a low voice, so its power swings by up to 15 dB with where the
+# glottal pulse falls in it: the echo predicted from the other channel (the same sound, a
+# fraction of a frame later) was then off by more than any over-subtraction covers (tuning
+# seeds, echo: phantom interruptions 25 → 1). The presence test keeps its 10 ms window: it marks
+# the edges of speech, which a longer window would smear (white-noise latency bias +8 → +23 ms).
+ECHO_WINDOW = 2 * FRAME
+ECHO_PAD = (ECHO_WINDOW - FRAME) // 2
+ECHO_FFT_SIZE = 512
 # The detector's recurrent state starts cold: a quiet first word (a −30 dBFS call) or a caller's
 # "mm hmm" during the greeting scored 0.1–0.3 where the same detector, once it has heard the
 # channel speak, scores it 0.9–1.0. So the windows before the channel's first confident speech
@@ -38,12 +47,14 @@ WARM_SCORE = 0.9
 PRIMER_WINDOWS = 31     # ~1 s of the channel's first confident speech primes the detector
 HEAD_MAX_WINDOWS = int(60 / HOP_SECONDS)  # windows kept for re-scoring: at most a minute (3.8 MB)
 _HANN = np.hanning(FRAME).astype(np.float32)
+_ECHO_HANN = np.hanning(ECHO_WINDOW).astype(np.float32)
 # The energy envelope is measured above 120 Hz: pink noise and mains hum put most of their power
 # below it, speech little of what marks its edges (tuning seeds: pink-noise latency MAE 47 → 31 ms)
 HIGH_PASS_HZ = 120.0
 _HIGH_PASS = butter(2, HIGH_PASS_HZ, btype="highpass", fs=RATE, output="sos")
-# 16 bands of 8 FFT bins (500 Hz each at 16 kHz) for the per-band speech presence test
+# 16 bands of 500 Hz each: 8 bins of the presence test's FFT, 16 of the echo's
 BAND_EDGES = np.arange(0, FFT_SIZE // 2, 8)
+ECHO_BAND_EDGES = np.arange(0, ECHO_FFT_SIZE // 2, 16)
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class VadParams:
     echo_dominated_share: float = 0.5   # a frame keeping less than this share after echo removal…
     echo_level_drop_db: float = 20.0    # …is speech only within this of the segment's level (double talk)
     echo_oversubtract: float = 6.0  # predicted echo power × this is removed from each band (tuning seeds)
+    echo_smear_frames: int = 1      # the echo predicted from the loudest frame within this many of the delay
     presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
     channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
     noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
@@ -77,10 +89,14 @@ class ChannelTrack:
     scores: list[float] = field(default_factory=list)
     energy: list[np.ndarray] = field(default_factory=list)
     bands: list[np.ndarray] = field(default_factory=list)   # per-frame band powers, dB (float16)
+    echo_bands: list[np.ndarray] = field(default_factory=list)   # the same from 20 ms windows
     _vad: SileroVAD = field(default_factory=lambda: SileroVAD(RATE))
     # leftovers shorter than a window / a frame wait for the next block (timelines never drift)
     _vad_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     _energy_carry: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    # filtered samples not yet fully used by an echo band window (starts with the window's lead-in)
+    _echo_carry: np.ndarray = field(default_factory=lambda: np.zeros(ECHO_PAD, np.float32))
+    _echo_frames: int = 0
     _hp_state: np.ndarray = field(default_factory=lambda: np.zeros((_HIGH_PASS.shape[0], 2)))
     # the windows scored cold, kept until the first confident speech has primed a second detector
     _head: list[np.ndarray] | None = field(default_factory=list)
@@ -106,10 +122,20 @@ class ChannelTrack:
         power = np.mean(np.square(frames, dtype=np.float64), axis=1)
         self.energy.append((10 * np.log10(power + 1e-12)).astype(np.float32))
         if len(frames):
-            spectrum = np.abs(np.fft.rfft(frames * _HANN, n=FFT_SIZE, axis=1)) ** 2
-            band_power = np.add.reduceat(spectrum[:, 1:], BAND_EDGES, axis=1)
-            self.bands.append((10 * np.log10(band_power + 1e-12)).astype(np.float16))
+            self.bands.append(_bands_db(frames, _HANN, FFT_SIZE, BAND_EDGES))
         self._energy_carry = data[whole:].copy()
+        self._feed_echo_bands(filtered.astype(np.float32))
+
+    def _feed_echo_bands(self, filtered: np.ndarray) -> None:
+        """Echo band powers of every frame whose centred window is complete (a frame waits for
+        the next block's first 5 ms)."""
+        data = np.concatenate([self._echo_carry, filtered])
+        count = max(0, (len(data) - ECHO_WINDOW) // FRAME + 1)
+        if count:
+            windows = np.lib.stride_tricks.sliding_window_view(data, ECHO_WINDOW)[::FRAME][:count]
+            self.echo_bands.append(_bands_db(windows, _ECHO_HANN, ECHO_FFT_SIZE, ECHO_BAND_EDGES))
+            self._echo_frames += count
+        self._echo_carry = data[count * FRAME:].copy()
 
     def _keep_for_rescoring(self, window: np.ndarray, score: float) -> None:
         assert self._head is not None
@@ -146,6 +172,21 @@ class ChannelTrack:
 
     def bands_db(self) -> np.ndarray:
         return np.concatenate(self.bands).astype(np.float32) if self.bands else np.zeros((0, len(BAND_EDGES)), np.float32)
+
+    def echo_bands_db(self) -> np.ndarray:
+        """The echo band powers once the stream has ended (the last frames' windows, which run
+        past the end, padded with silence)."""
+        frames = sum(len(e) for e in self.energy)
+        if self._echo_frames < frames:
+            self._feed_echo_bands(np.zeros(ECHO_WINDOW, np.float32))
+        if not self.echo_bands:
+            return np.zeros((0, len(ECHO_BAND_EDGES)), np.float32)
+        return np.concatenate(self.echo_bands).astype(np.float32)[:frames]
+
+
+def _bands_db(windows: np.ndarray, hann: np.ndarray, fft_size: int, edges: np.ndarray) -> np.ndarray:
+    spectrum = np.abs(np.fft.rfft(windows * hann, n=fft_size, axis=1)) ** 2
+    return (10 * np.log10(np.add.reduceat(spectrum[:, 1:], edges, axis=1) + 1e-12)).astype(np.float16)
 
 
 def _score(vad: SileroVAD, window: np.ndarray) -> float:
@@ -345,8 +386,8 @@ def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray
     """Share of each frame's power left after removing the echo predicted band by band."""
     d = path.delay_frames
     n = len(mine_b)
-    shifted = np.concatenate([np.full((d, theirs_b.shape[1]), -120.0, np.float32), theirs_b[:n - d]])
-    shifted_db = np.concatenate([np.full(d, -120.0), theirs_db[:n - d]])
+    shifted = _delayed(theirs_b, d, n, params.echo_smear_frames)
+    shifted_db = _delayed(theirs_db, d, n, params.echo_smear_frames)
     other_loud = shifted_db >= np.percentile(theirs_db, 95) - 15
     candidates = other_loud & (mine_db < shifted_db - 6)
     gains = np.median(mine_b[candidates] - shifted[candidates], axis=0) if candidates.sum() >= 50 \
@@ -359,6 +400,20 @@ def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray
         residual += np.maximum(own - params.echo_oversubtract * echo, 0)
         total_power += own
     return residual / (total_power + 1e-30)
+
+
+def _delayed(values: np.ndarray, delay: int, n: int, smear: int) -> np.ndarray:
+    """`values` delayed by `delay` frames, each frame the loudest of the `smear` frames either side:
+    the echo's true delay falls between two 10 ms frames, and at a word's onset (the level rising
+    10 dB a frame) a prediction 5 ms late falls short of the echo by more than any
+    over-subtraction covers."""
+    pad = np.full((delay,) + values.shape[1:], -120.0, np.float32)
+    shifted = np.concatenate([pad, values[:n - delay].astype(np.float32)])
+    if smear <= 0:
+        return shifted
+    edge = np.full((smear,) + values.shape[1:], -120.0, np.float32)
+    padded = np.concatenate([edge, shifted, edge])
+    return np.max(np.stack([padded[k:k + len(shifted)] for k in range(2 * smear + 1)]), axis=0)
 
 
 def band_presence(bands_db: np.ndarray, frames: int) -> np.ndarray:
@@ -393,7 +448,8 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
     a stereo call; a Silero segment that is only the other party's echo vanishes here."""
     mine = track.energy_db()
     theirs = other.energy_db() if other else None
-    energy, echo_dominated = own_energy(mine, track.bands_db(), theirs, other.bands_db() if other else None, params)
+    energy, echo_dominated = own_energy(mine, track.echo_bands_db(), theirs, other.echo_bands_db() if other else None,
+                                        params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
     return tidy(refine_edges(raw_segments(track.final_scores(), params), energy, params, steady, presence, echo_dominated),

@@ -1,15 +1,21 @@
-"""The code-judge sandbox: user code runs in a fresh process the operating system confines.
+"""The code-judge sandbox: user code runs in a fresh box the operating system confines
+(docs/metrics.md#the-sandbox).
 
 Layers (any one may fail without the others failing):
 1. the dialect check (app/codecheck.py) refuses imports, dunders, introspection → `code_forbidden`;
 2. the runner (runner.py) gives the code a handful of builtins and no modules;
-3. the process, and this is the boundary: `python -I -S` (no site-packages, no env influence),
-   an empty environment, an empty directory it cannot write, rlimits (CPU seconds, address space,
-   processes, file size 0, open files, no core dumps), `no_new_privs`, and with `full` isolation
-   a fresh network namespace (no interface but a downed loopback), a private mount table with
-   the world-writable directories covered by empty read-only tmpfs, and an unprivileged user.
-A fresh process per run, so nothing leaks between runs or tenants; the worker only ever reads
-one bounded JSON document back.
+3. the box, and this is the boundary: bubblewrap with new user, PID, IPC, UTS, network, mount
+   and cgroup namespaces, a seccomp filter (no sockets, no new processes or namespaces, no
+   ptrace, mount, bpf, keyrings…; isolation.py), an empty environment, a read-only root with
+   only the system and interpreter directories, and rlimits on CPU, address space, file size
+   (0), open files and core dumps. A worker running as root drops to an unprivileged user first.
+A fresh box per run: when the run's first process ends, the kernel ends everything it started.
+The worker only ever reads one bounded JSON document back.
+
+`CALLSCOPE_CODE_JUDGE_ISOLATION=off` is for workers that cannot create the box (a container
+runtime that forbids user namespaces): they run no user code at all — code metrics fail
+`sandbox_unavailable` there, and a judge worker that can create the box takes the code-judge
+queue (docs/operations.md#the-code-judge-worker). There is no weaker mode that runs user code.
 """
 from __future__ import annotations
 
@@ -19,21 +25,20 @@ import os
 import pwd
 import resource
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workers.judges.isolation import IsolationUnavailable, bwrap_command, seccomp_program
+
 _RUNNER = (Path(__file__).with_name("runner.py")).read_text()
-_CLONE_NEWNET, _CLONE_NEWNS = 0x40000000, 0x00020000
-_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 1, 2, 4, 8, 0x4000, 0x40000
-_WRITABLE_DIRS = (b"/tmp", b"/var/tmp", b"/dev/shm", b"/run/lock")  # world-writable on Debian
 _PR_SET_NO_NEW_PRIVS = 38
 MAX_OUTPUT_BYTES = 1 << 20
-_MAX_PROCESSES = 64  # per sandbox uid, across all concurrent runs; the code cannot fork anyway
+_MAX_OPEN_FILES = 64  # bubblewrap's own setup needs a few; the runner needs stdin/stdout
 
 
 class SandboxUnavailable(RuntimeError):
@@ -44,9 +49,9 @@ class SandboxUnavailable(RuntimeError):
 class SandboxConfig:
     timeout_seconds: float = 5.0
     memory_mb: int = 256
-    isolation: str = "full"          # "full" | "rlimits"
-    user: str = "nobody"
-    python: str = ""                 # "" = pick the first interpreter the sandbox user can run
+    isolation: str = "full"          # "full" (bubblewrap) | "off" (no user code runs here)
+    user: str = "nobody"             # what a root worker drops to before entering the box
+    python: str = ""                 # "" = pick the first interpreter the box can run
 
 
 @dataclass
@@ -64,18 +69,29 @@ class RunReport:
 class Sandbox:
     def __init__(self, config: SandboxConfig):
         self.config = config
-        self._uid = self._gid = None
-        if config.isolation == "full":
+        self.python = config.python
+        self._drop_to: tuple[int, int] | None = None
+        self._bwrap = shutil.which("bwrap") or ""
+        if config.isolation != "full":
+            return
+        if os.geteuid() == 0:
             try:
                 entry = pwd.getpwnam(config.user)
             except KeyError:
                 raise SandboxUnavailable(f"sandbox user {config.user!r} does not exist") from None
-            self._uid, self._gid = entry.pw_uid, entry.pw_gid
-        self.python = config.python
+            self._drop_to = (entry.pw_uid, entry.pw_gid)
+        if not self._bwrap:
+            raise SandboxUnavailable("bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
+        try:
+            self._seccomp = seccomp_program()
+        except IsolationUnavailable as exc:
+            raise SandboxUnavailable(f"{exc}: apt-get install libseccomp2 (and pip install pyseccomp)") from exc
 
     def verify(self) -> None:
-        """Run a probe program under the real limits; pick the interpreter. Raises
-        SandboxUnavailable with what to change (a worker that cannot judge code must not start)."""
+        """Run a probe program in a real box; pick the interpreter. Raises SandboxUnavailable
+        with what to change (a worker that cannot judge code must not take code metrics)."""
+        if self.config.isolation != "full":
+            return
         candidates = [self.config.python] if self.config.python else [
             os.path.realpath(sys.executable), "/usr/local/bin/python3", "/usr/bin/python3"]
         failures = []
@@ -87,13 +103,16 @@ class Sandbox:
             if report.code is None and report.metric.get("result") == 45:
                 return
             failures.append(f"{python}: {report.code} {report.message}")
-        hint = ("run the worker as root (it drops to the sandbox user in a new network namespace) "
-                "or set CALLSCOPE_CODE_JUDGE_ISOLATION=rlimits (weaker)") if self.config.isolation == "full" else \
-            "set CALLSCOPE_CODE_JUDGE_PYTHON to an interpreter the worker can run"
-        raise SandboxUnavailable(f"code-judge sandbox does not work here ({'; '.join(failures) or 'no python found'}): {hint}")
+        raise SandboxUnavailable(
+            f"code-judge sandbox does not work here ({'; '.join(failures) or 'no python found'}): the box needs "
+            "user namespaces (a container runtime may forbid them: docs/operations.md#the-code-judge-worker), "
+            "or set CALLSCOPE_CODE_JUDGE_ISOLATION=off to run no code metrics on this worker")
 
     def run(self, source: str, context: dict) -> RunReport:
         """Run `source` with `context` and return its report (never raises for user errors)."""
+        if self.config.isolation != "full":
+            return RunReport("sandbox_unavailable", message="This worker runs no user code "
+                             "(CALLSCOPE_CODE_JUDGE_ISOLATION=off); route code judges to a judge worker.")
         payload = json.dumps({"code": source, "context": context}, default=str).encode()
         started = time.monotonic()
         try:
@@ -105,43 +124,37 @@ class Sandbox:
         return report
 
     def execute(self, program: str, stdin: bytes) -> tuple[int, bytes, bool]:
-        """Run a Python `program` confined → (exit status, stdout (bounded), timed out).
-        The tests use it to show the process boundary holds even for code that got past the
-        dialect check and the runner."""
-        with tempfile.TemporaryDirectory(prefix="callscope-judge-") as workdir:
-            os.chmod(workdir, 0o555)  # empty and not writable, whoever the code runs as
-            proc = subprocess.Popen(
-                [self.python, "-I", "-S", "-B", "-c", program, str(MAX_OUTPUT_BYTES)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                cwd=workdir, env={}, close_fds=True, start_new_session=True, preexec_fn=self._confine,
-            )
-            output, timed_out = _exchange(proc, stdin, self.config.timeout_seconds)
+        """Run a Python `program` in a fresh box → (exit status, stdout (bounded), timed out).
+        The tests use it to show the box holds even for code that got past the dialect check
+        and the runner."""
+        read_end, write_end = os.pipe()
+        try:
+            os.write(write_end, self._seccomp)  # a few hundred bytes: far below a pipe's buffer
+            os.close(write_end)
+            command = bwrap_command(self._bwrap, self.python, read_end,
+                                    ["-I", "-S", "-B", "-c", program, str(MAX_OUTPUT_BYTES)])
+            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.DEVNULL, env={}, close_fds=True, pass_fds=(read_end,),
+                                    start_new_session=True, preexec_fn=self._confine)
+        finally:
+            os.close(read_end)
+        output, timed_out = _exchange(proc, stdin, self.config.timeout_seconds)
         return proc.returncode, output, timed_out
 
     def _confine(self) -> None:
-        """In the child between fork and exec: namespaces and limits first, privileges last."""
-        libc = ctypes.CDLL(None, use_errno=True)
-        if self.config.isolation == "full":
-            if libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) != 0:
-                raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET | CLONE_NEWNS) failed")
-            # a private mount table, then the world-writable directories covered read-only
-            if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-                raise OSError(ctypes.get_errno(), "making mounts private failed")
-            for path in _WRITABLE_DIRS:
-                if os.path.isdir(path):
-                    flags = _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC
-                    if libc.mount(b"tmpfs", path, b"tmpfs", flags, b"size=4k") != 0:
-                        raise OSError(ctypes.get_errno(), f"covering {path.decode()} failed")
+        """In the child between fork and exec of bwrap: limits (inherited by the box), then, for
+        a root worker, an unprivileged user, then no_new_privs."""
         cpu = int(self.config.timeout_seconds) + 1
         memory = self.config.memory_mb * 1024 * 1024
         for limit, value in ((resource.RLIMIT_CPU, cpu), (resource.RLIMIT_AS, memory),
-                             (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NOFILE, 32),
-                             (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, _MAX_PROCESSES)):
+                             (resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_NOFILE, _MAX_OPEN_FILES),
+                             (resource.RLIMIT_CORE, 0)):
             resource.setrlimit(limit, (value, value))
-        if self._uid is not None and self._gid is not None:
+        if self._drop_to is not None:
             os.setgroups([])
-            os.setgid(self._gid)
-            os.setuid(self._uid)
+            os.setgid(self._drop_to[1])
+            os.setuid(self._drop_to[0])
+        libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
 
@@ -195,13 +208,22 @@ def _interpret(returncode: int, output: bytes, timed_out: bool, timeout: float) 
         return RunReport("code_timeout", message=f"The code ran longer than {timeout:g} s.")
     if len(output) > MAX_OUTPUT_BYTES:
         return RunReport("code_output_too_large", message=f"The code's output exceeds {MAX_OUTPUT_BYTES} bytes.")
+    # The output is as untrusted as the code that wrote it: parse it without trusting its shape.
     try:
         report = json.loads(output)
+    except RecursionError:
+        return RunReport("unstorable_output", message="The code's output is nested too deeply to read.")
     except ValueError:
+        report = None
+    if not isinstance(report, dict):
         return RunReport("code_error", message=f"The sandbox process ended without a result (exit status {returncode}).")
     if report.get("ok"):
-        return RunReport(None, metric=report.get("metric") or {}, structured_output=report.get("structured_output") or {})
+        metric, structured = report.get("metric") or {}, report.get("structured_output") or {}
+        if not isinstance(metric, dict) or not isinstance(structured, dict):
+            return RunReport("invalid_result_type", message="metric and structured_output must stay dicts.")
+        return RunReport(None, metric=metric, structured_output=structured)
     codes = {"memory": "code_memory_exceeded", "output": "code_output_too_large",
              "unserialisable": "invalid_result_type", "exception": "code_error"}
-    return RunReport(codes.get(report.get("error"), "code_error"), line=report.get("line"),
-                     message=str(report.get("message", ""))[:500])
+    line = report.get("line")
+    return RunReport(codes.get(str(report.get("error")), "code_error"),
+                     line=line if type(line) is int else None, message=str(report.get("message", ""))[:500])

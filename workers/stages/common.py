@@ -8,10 +8,11 @@ from app.db import pipeline as pipeline_db
 from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import Conn, transaction
-from app.errors import FAILURE_CODES
+from app.errors import FAILURE_CODES, ValidationFailed
 from app.status import COMPUTED, DONE, FAILED, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
 from workers.failure import StageFailure
+from workers.judges.output import UNSTORABLE, storable
 from workers.judges.verdicts import Judgement, custom_passed
 from workers.metrics.registry import Outcome
 
@@ -56,13 +57,31 @@ def write_outcomes(conn: Conn, call_id: int, outcomes: dict[str, Outcome], sourc
 
 
 def write_judgements(conn: Conn, call_id: int, judged: list[tuple[dict, Judgement]]) -> None:
-    """Write custom results once (pending → terminal), with their pass verdict."""
+    """Write custom results once (pending → terminal), with their pass verdict. A judgement the
+    database could not hold is written as that metric's `unstorable_output` failure instead
+    (workers/judges/output.py)."""
     for metric, verdict in judged:
+        verdict = storable(verdict)
         custom_db.complete_custom_result(
             conn, call_id, metric["metric_id"], verdict.status, result=verdict.result,
             explanation=verdict.explanation, structured_output=verdict.structured_output,
             passed=custom_passed(metric, verdict), error_code=verdict.error_code,
             error_message=verdict.error_message, usage=verdict.usage, duration_ms=verdict.duration_ms)
+
+
+def write_judgements_safely(deps: WorkerDeps, call_id: int, judged: list[tuple[dict, Judgement]]) -> None:
+    """write_judgements in its own transaction; if Postgres still refuses a value the checks
+    did not foresee, each metric of the batch fails `unstorable_output` instead of the call."""
+    try:
+        with transaction(deps.pool) as conn:
+            write_judgements(conn, call_id, judged)
+    except ValidationFailed as exc:  # psycopg's DataError, mapped by app/db/pool.py
+        log.error("a judgement could not be stored", extra={"call_id": call_id, "reason": exc.details})
+        refused = [(metric, Judgement(FAILED, error_code=UNSTORABLE, error_message="The database refused the output.",
+                                      usage=verdict.usage, duration_ms=verdict.duration_ms))
+                   for metric, verdict in judged]
+        with transaction(deps.pool) as conn:
+            write_judgements(conn, call_id, refused)
 
 
 def end_branch(conn: Conn, call_id: int, branch: str, state: str, failure: StageFailure | None = None) -> bool:

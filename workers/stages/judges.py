@@ -1,15 +1,22 @@
 """calls.llm_judges and calls.code_judges: the custom metrics of a call (docs/metrics.md#custom-metrics)."""
 from __future__ import annotations
 
+import logging
+
 from app.db import custom_results as custom_db
 from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import transaction
-from app.status import DONE, LLM_BRANCH, PENDING
+from app.status import DONE, FAILED, LLM_BRANCH, PENDING
 from workers.context import WorkerDeps
 from workers.judges.code import code_context, judge_code
+from workers.judges.llm import Judge
+from workers.judges.redaction import redact_transcript
+from workers.judges.verdicts import Judgement
 from workers.pipeline import BRANCH_ENDED, CODE_JUDGES, JUDGED, LLM_JUDGES, Report, stage
-from workers.stages.common import end_branch, write_judgements
+from workers.stages.common import end_branch, write_judgements, write_judgements_safely
+
+log = logging.getLogger(__name__)
 
 
 @stage(LLM_JUDGES)
@@ -22,11 +29,22 @@ def run_llm_judges(deps: WorkerDeps, call: CallRow) -> Report | None:
     with transaction(deps.pool) as conn:
         metrics = custom_db.pending_judgements(conn, call_id, "llm")
     assert deps.judge is not None, "the worker's composition root always sets a judge"
-    verdicts = deps.judge.judge(call["transcript"], metrics) if metrics else {}
+    verdicts = judge_llm_metrics(deps.judge, call["transcript"], metrics)
     with transaction(deps.pool) as conn:
         write_judgements(conn, call_id, [(m, verdicts[m["metric_id"]]) for m in metrics])
         join_ready = end_branch(conn, call_id, LLM_BRANCH, DONE)
     return Report(BRANCH_ENDED, join_ready)
+
+
+def judge_llm_metrics(judge: Judge, transcript: list[dict], metrics: list[dict]) -> dict[int, Judgement]:
+    """One batched request for the metrics that read the transcript as it is, one for those that
+    read it redacted (docs/metrics.md#redaction); the provider never sees both in one request."""
+    verdicts: dict[int, Judgement] = {}
+    for redacted in (False, True):
+        group = [m for m in metrics if bool(m.get("redact")) is redacted]
+        if group:
+            verdicts.update(judge.judge(redact_transcript(transcript) if redacted else transcript, group))
+    return verdicts
 
 
 @stage(CODE_JUDGES)
@@ -41,7 +59,10 @@ def run_code_judges(deps: WorkerDeps, call: CallRow) -> Report:
                                    custom_db.call_custom_results(conn, call_id))
     for metric in metrics:
         assert deps.sandbox is not None, "the worker's composition root always sets a sandbox"
-        verdict = judge_code(deps.sandbox, metric, context)
-        with transaction(deps.pool) as conn:
-            write_judgements(conn, call_id, [(metric, verdict)])
+        try:
+            verdict = judge_code(deps.sandbox, metric, context)
+        except Exception as exc:  # one metric's surprise is its own failure; the others still run
+            log.exception("code judge raised", extra={"call_id": call_id, "metric_id": metric["metric_id"]})
+            verdict = Judgement(FAILED, error_code="metric_error", error_message=f"{type(exc).__name__}: {exc}")
+        write_judgements_safely(deps, call_id, [(metric, verdict)])
     return Report(JUDGED)

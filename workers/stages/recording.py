@@ -10,7 +10,7 @@ from app.db import results as results_db
 from app.db.pipeline import CallRow
 from app.db.pool import transaction
 from app.status import AUDIO_BRANCH, FAILED, FETCHED, NOT_APPLICABLE, PENDING
-from app.storage import recording_key
+from app.storage import recording_key, recording_prefix
 from workers.audio.probe import CONTENT_TYPES, UndecodableAudio, probe
 from workers.context import WorkerDeps
 from workers.failure import StageFailure
@@ -70,6 +70,11 @@ def fetch_recording(deps: WorkerDeps, call: CallRow) -> Report | None:
             raise StageFailure("storage_unavailable", f"Storing the recording failed: {type(exc).__name__}",
                                transient=True) from exc
     with transaction(deps.pool) as conn:
-        pipeline_db.set_recording(conn, call_id, key, info.as_dict())
+        stored = pipeline_db.set_recording(conn, call_id, key, info.as_dict())
         end_branch(conn, call_id, AUDIO_BRANCH, FETCHED)
+    if not stored:
+        # Erased while we downloaded: the erasure may have cleaned the store before our upload,
+        # so this check, made after it, removes what we put (docs/operations.md#erasure-and-retention).
+        deps.storage.delete_prefix(recording_prefix(call["workspace_id"], call_id))
+        return None
     return Report(RECORDING_STORED)
