@@ -49,6 +49,7 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def presign(self, key: str, expires_in: int) -> str: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def delete_key(self, key: str) -> None: ...
 
 
 class S3Storage:
@@ -125,6 +126,12 @@ class S3Storage:
             deleted += len(keys)
         return deleted
 
+    def delete_key(self, key: str) -> None:
+        """Delete one object (absent is fine: S3 answers a missing key's deletion with success)."""
+        if not KEY_PATTERN.match(key):
+            raise ValueError("not a recording key")
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
 
 class LocalStorage:
     """Recordings in a directory (single-machine default). Presigned URLs are HMAC-signed links
@@ -169,6 +176,10 @@ class LocalStorage:
         count = sum(1 for path in folder.rglob("*") if path.is_file())
         shutil.rmtree(folder)
         return count
+
+    def delete_key(self, key: str) -> None:
+        """Delete one file (absent is fine)."""
+        self.path_of(key).unlink(missing_ok=True)
 
     def _signature(self, key: str, expires: int) -> str:
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

@@ -104,8 +104,11 @@ def claim_delivery(conn: Conn, delivery_id: int, lease_seconds: float) -> dict |
 
 def record_attempt(conn: Conn, delivery_id: int, status_code: int | None, error: str | None, duration_ms: int,
                    manual: bool) -> None:
+    # SELECT, not VALUES: the delivery is gone when its call was erased during the attempt
+    # (docs/webhooks.md#erasure), and then there is nothing to record
     conn.execute("INSERT INTO webhook_attempts (delivery_id, status_code, error, duration_ms, manual)"
-                 " VALUES (%s, %s, %s, %s, %s)", (delivery_id, status_code, error, duration_ms, manual))
+                 " SELECT id, %s, %s, %s, %s FROM webhook_deliveries WHERE id = %s",
+                 (status_code, error, duration_ms, manual, delivery_id))
 
 
 def mark_delivered(conn: Conn, delivery_id: int) -> None:

@@ -252,3 +252,55 @@ def test_elevenlabs_audio_after_the_call_gave_up_waiting_brings_a_new_run(client
     assert audio == {"status": "stored", "call_id": made["call_id"], "call_identifier": "late-audio"}
     [call] = calls(db)
     assert call["analysis_status"] == "pending" and call["analysis_run"] == 2 and call["audio_branch"] == "pending"
+
+
+def test_erasing_a_platform_call_erases_its_audio_runs_and_deliveries(client, tenant, db, app):
+    """Erasure (DELETE /calls/{id} and the retention sweep) takes what integrations, re-analysis
+    and webhooks hang off a call: the platform's stored audio, earlier runs, deliveries and their
+    attempts (docs/operations.md#erasure-and-retention); the integration and the endpoint stay."""
+    from app.db import webhooks as webhooks_db
+    from app.service import admin
+    from app.service.erasure import erase_expired
+
+    storage = app.extensions["callscope"].storage
+    hook = client.post("/api/public/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=tenant.headers)
+    integration = create(client, tenant, platform="elevenlabs")
+    keys = {}
+    for name in ("by-request", "by-retention"):
+        call_id = send(client, integration, pf.elevenlabs_transcription(name)).get_json()["call_id"]
+        _finish(db, call_id, "failed")  # writes a delivery; the audio that comes next brings a second run
+        send(client, integration, pf.elevenlabs_audio(name, b"ID3-" + name.encode()))
+        [delivery] = db.execute("SELECT id FROM webhook_deliveries WHERE call_id = %s", (call_id,)).fetchall()
+        webhooks_db.record_attempt(db, delivery["id"], 500, "the endpoint answered 500", 12, False)
+        db.commit()
+        keys[call_id] = db.execute("SELECT recording_source->>'key' AS k FROM calls WHERE id = %s",
+                                   (call_id,)).fetchone()["k"]
+        assert storage.exists(keys[call_id])
+
+    def left(call_id: int) -> dict:
+        found = {table: db.execute(f"SELECT count(*) AS n FROM {table} WHERE call_id = %s",
+                                   (call_id,)).fetchone()["n"]
+                 for table in ("analysis_runs", "webhook_deliveries", "erasures")}
+        found["webhook_attempts"] = db.execute(  # no attempt outlives its delivery (a foreign key)
+            "SELECT count(*) AS n FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id"
+            " WHERE d.call_id = %s", (call_id,)).fetchone()["n"]
+        found["calls"] = db.execute("SELECT count(*) AS n FROM calls WHERE id = %s", (call_id,)).fetchone()["n"]
+        db.commit()
+        return found
+
+    by_request, by_retention = keys
+    assert left(by_request) == {"analysis_runs": 1, "webhook_deliveries": 1, "erasures": 0,
+                                "webhook_attempts": 1, "calls": 1}
+    assert client.delete(f"/api/public/v1/calls/{by_request}", headers=tenant.headers).status_code == 204
+    assert set(left(by_request).values()) == {0} and not storage.exists(keys[by_request])
+    assert left(by_retention)["calls"] == 1 and storage.exists(keys[by_retention])  # the other call untouched
+
+    admin.set_retention(db, tenant.workspace_id, 1)
+    db.execute("UPDATE calls SET created_at = now() - interval '2 days' WHERE id = %s", (by_retention,))
+    db.commit()
+    deps = app.extensions["callscope"]
+    assert erase_expired(deps.pool, deps.storage) == {"erased": 1, "recordings_pending": 0}
+    assert set(left(by_retention).values()) == {0} and not storage.exists(keys[by_retention])
+    assert client.get(f"{URL}/{integration['id']}", headers=tenant.headers).status_code == 200
+    assert client.get(f"/api/public/v1/webhooks/{hook.get_json()['id']}", headers=tenant.headers).status_code == 200
+

@@ -33,6 +33,10 @@ CREATE INDEX integration_signatures_age ON integration_signatures (seen_at);
 -- Where a platform call's recording comes from (a URL, Vapi's API, audio stored from the event).
 ALTER TABLE calls ADD COLUMN integration_id bigint REFERENCES integrations(id) ON DELETE SET NULL;
 ALTER TABLE calls ADD COLUMN recording_source jsonb;
+-- Audio a platform sent in its event is stored outside the call's recordings/ prefix (the call
+-- may not exist yet when it comes); erasing the call must delete it too, after the call's row is
+-- gone, so its key travels with the erasure (docs/operations.md#erasure-and-retention).
+ALTER TABLE erasures ADD COLUMN extra_keys text[] NOT NULL DEFAULT '{}';
 
 CREATE TABLE webhook_endpoints (
     id                          bigserial PRIMARY KEY,
@@ -59,7 +63,8 @@ CREATE TABLE webhook_deliveries (
     endpoint_id       bigint NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
     message_id        text NOT NULL UNIQUE,
     event_type        text NOT NULL,
-    call_id           bigint REFERENCES calls(id) ON DELETE SET NULL,
+    -- erasing the call erases its deliveries too: their payload names it (docs/webhooks.md#erasure)
+    call_id           bigint REFERENCES calls(id) ON DELETE CASCADE,
     payload           jsonb NOT NULL,
     status            text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered', 'failed')),
     attempts          integer NOT NULL DEFAULT 0,
