@@ -5,8 +5,9 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.api.responses import _Page
-from app.api.schemas import StrictBoolean, StrictInteger, StrictSchema
+from app.api.schemas import StrictBoolean, StrictInteger, StrictSchema, fetchable_url
 from app.catalogue import STANDARD_KEYS
+from app.urls import MAX_URL_LENGTH
 
 PLATFORMS = ("vapi", "retell", "elevenlabs")
 WEBHOOK_EVENTS = ("call.computed", "call.failed")
@@ -80,14 +81,17 @@ class EventAnswerSchema(Schema):
 
 
 class WebhookPatchSchema(StrictSchema):
-    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048))
+    # the downloader's URL rule (app/urls.py), so a target it could not post to is a 422 here
+    url = fields.Url(schemes={"http", "https"}, require_tld=False,
+                     validate=[validate.Length(max=MAX_URL_LENGTH), fetchable_url])
     events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), validate=validate.Length(min=1))
     enabled = StrictBoolean(metadata={"description": "Re-enabling clears `disabled_reason`."})
     description = fields.String(validate=validate.Length(max=1000), allow_none=True)
 
 
 class WebhookCreateSchema(WebhookPatchSchema):
-    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=2048), required=True)
+    url = fields.Url(schemes={"http", "https"}, require_tld=False,
+                     validate=[validate.Length(max=MAX_URL_LENGTH), fetchable_url], required=True)
     events = fields.List(fields.String(validate=validate.OneOf(WEBHOOK_EVENTS)), validate=validate.Length(min=1),
                          load_default=lambda: list(WEBHOOK_EVENTS))
     enabled = StrictBoolean(load_default=True)

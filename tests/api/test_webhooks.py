@@ -32,6 +32,11 @@ def test_rotation_keeps_the_old_secret_for_the_grace_period(client, tenant, db):
 def test_validation_and_isolation(client, tenant, other_tenant):
     bad = client.post(URL, json={"url": "ftp://x/y", "events": ["call.exploded"]}, headers=tenant.headers)
     assert bad.status_code == 422 and {"url", "events.0"} <= set(bad.get_json()["error"]["details"])
+    # the downloader's own URL rule (app/urls.py): what it could never post to is refused now
+    for url in ("http://user:pw@127.0.0.1:9/hook", "http://[::1/hook", "http://127.0.0.1:0/hook",
+                "http://[fe80::1%25eth0]/hook"):
+        answer = client.post(URL, json={"url": url}, headers=tenant.headers)
+        assert answer.status_code == 422 and "url" in answer.get_json()["error"]["details"], url
     created = create(client, tenant, events=["call.failed"])
     assert client.get(f"{URL}/{created['id']}", headers=other_tenant.headers).status_code == 404
     assert client.get(f"{URL}/{created['id']}/deliveries", headers=other_tenant.headers).status_code == 404
