@@ -41,6 +41,12 @@ class SecretBox:
 
     @classmethod
     def from_settings(cls, settings) -> SecretBox:
+        """Raises ValueError in a process started without either key (a worker may start without
+        CALLSCOPE_SECRET_KEY; one that opens stored secrets needs one of them): a key derived from
+        nothing would only fail later, as a secret that does not decrypt."""
+        if not settings.encryption_keys and not settings.secret_key:
+            raise ValueError("stored secrets need CALLSCOPE_ENCRYPTION_KEYS or CALLSCOPE_SECRET_KEY, "
+                             "and this process has neither")
         return cls(settings.encryption_keys or (derived_key(settings.secret_key),))
 
     def seal(self, secret: str) -> str:
