@@ -46,7 +46,15 @@ _EVENTS = {"count": "int", "interruptions": [{"at_second": "float", "duration_ms
 STANDARD_METRICS: tuple[StandardMetric, ...] = (
     StandardMetric("latency_ms", "Response latency", "timed turns (transcript) or audio", False,
                    {"average_ms": "int", "p50_ms": "int", "p90_ms": "int", "p95_ms": "int", "p99_ms": "int",
-                    "max_ms": "int", "turns": [{"turn": "int", "latency_ms": "int", "at_second": "float"}]}),
+                    "max_ms": "int", "turns": [{"turn": "int", "latency_ms": "int", "at_second": "float"}],
+                    # calls from an integration whose platform reports its own latency
+                    "reported": {"source": "str", "matched_by": "order|none", "reported_turns": "int",
+                                 "measured_turns": "int",
+                                 "turns": [{"turn": "int", "at_second": "float", "measured_ms": "int",
+                                            "reported_ms": "int", "gap_ms": "int"}],
+                                 "summary": {"reported_average_ms": "int", "measured_average_ms": "int",
+                                             "average_gap_ms": "int", "median_gap_ms": "int", "max_gap_ms": "int",
+                                             "min_gap_ms": "int", "turns_measured_slower": "int"}}}),
     StandardMetric("user_interruptions", "User interruptions", "timed turns or audio", True, _EVENTS),
     StandardMetric("ai_interruptions", "AI interruptions", "timed turns or audio", True, _EVENTS),
     StandardMetric("silence_detection", "Silence", "timed turns or audio", True,

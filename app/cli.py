@@ -3,8 +3,8 @@
 It reads the same CALLSCOPE_* settings as the services. Without `--env-file` it also loads
 `.callscope-dev/env` from the current directory when that file exists — what deploy/dev.sh
 writes — so it works in a second shell next to a dev instance; variables already set in the
-environment win over the file. Only `tokens issue` signs anything, so only it needs the secrets
-(docs/operations.md#the-admin-cli).
+environment win over the file. Only `tokens issue` and `secrets reseal` use the secrets, so only
+they need them (docs/operations.md#the-admin-cli).
 """
 from __future__ import annotations
 
@@ -67,8 +67,10 @@ def _parser() -> argparse.ArgumentParser:
     user_reset.add_argument("email")
     user_delete = users.add_parser("delete", help="remove a dashboard user (their sessions end)")
     user_delete.add_argument("email")
+    secrets = sub.add_parser("secrets").add_subparsers(dest="command", required=True)
+    secrets.add_parser("reseal", help="re-seal stored secrets under the first CALLSCOPE_ENCRYPTION_KEYS key")
     # --json is accepted after the command too (`callscope tokens issue --workspace 1 --json`)
-    for p in (db, ws, agents, tokens, users):
+    for p in (db, ws, agents, tokens, users, secrets):
         for action in p.choices.values():
             action.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     return parser
@@ -92,6 +94,8 @@ def _run(args, settings: Settings) -> dict:
                 return admin.issue_token(conn, settings, args.workspace, args.expires_in)
             case ("tokens", "revoke"):
                 return admin.revoke_token(conn, args.key_id)
+            case ("secrets", "reseal"):
+                return admin.reseal_secrets(conn, settings)
             case ("users", "create"):
                 return _create_user(conn, settings, args)
             case ("users", "reset-password"):

@@ -13,6 +13,8 @@ from celery import Celery
 from app.settings import Settings
 
 ANALYZE_TASK = "calls.analyze"
+DELIVER_WEBHOOK_TASK = "webhooks.deliver"
+REANALYSIS_JOB_TASK = "reanalysis.run_job"
 QUEUE = "calls"
 # The code judges have a queue of their own, so they can run in a worker kind of their own where
 # the main workers' runtime forbids the user namespaces their box needs
@@ -82,6 +84,17 @@ class TaskQueue:
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("enqueue failed; the sweeper will pick the call up",
                         extra={"call_id": call_id, "error": repr(exc)})
+            return False
+
+    def send(self, task_name: str, object_id: int) -> bool:
+        """Publish another task by name (e.g. a webhook redelivery); False (logged) when the
+        broker is unreachable — the work is in Postgres and a periodic task picks it up."""
+        try:
+            self._celery.send_task(task_name, args=[object_id], queue=QUEUE, retry=True, retry_policy=_PUBLISH_RETRY)
+            return True
+        except Exception as exc:  # kombu raises many types
+            log.warning("send failed; the periodic task will pick the work up",
+                        extra={"task": task_name, "object_id": object_id, "error": repr(exc)})
             return False
 
     def ping(self) -> bool:

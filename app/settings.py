@@ -138,6 +138,32 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Python interpreter for code metrics; empty picks the first of the worker's own, "
      "`/usr/local/bin/python3`, `/usr/bin/python3` that runs in the box."),
     ("log_level", "CALLSCOPE_LOG_LEVEL", "INFO", "Log level (logs are JSON, one object per line)."),
+    ("encryption_keys", "CALLSCOPE_ENCRYPTION_KEYS", "",
+     "Keys that encrypt stored secrets (integration signing secrets and API keys, webhook secrets): "
+     "comma-separated Fernet keys (`python -c 'from cryptography.fernet import Fernet; "
+     "print(Fernet.generate_key().decode())'`); the first encrypts, all decrypt (rotate: prepend a new "
+     "key, run `callscope secrets reseal`, then drop the old one). Empty: one key derived from "
+     "CALLSCOPE_SECRET_KEY."),
+    ("vapi_api_url", "CALLSCOPE_VAPI_API_URL", "https://api.vapi.ai",
+     "Vapi's API, where private recordings are fetched (`/call/{id}/stereo-recording`)."),
+    ("max_event_body_bytes", "CALLSCOPE_MAX_EVENT_BODY_BYTES", str(100 * MIB),
+     "Larger platform events get 413 (ElevenLabs sends the call's audio base64-encoded in the body)."),
+    ("webhook_retry_base_seconds", "CALLSCOPE_WEBHOOK_RETRY_BASE_SECONDS", "30",
+     "First retry delay of a failed outbound webhook; doubles each retry, with jitter (docs/webhooks.md)."),
+    ("webhook_retry_max_delay_seconds", "CALLSCOPE_WEBHOOK_RETRY_MAX_DELAY_SECONDS", "10800",
+     "Longest delay between two attempts of one webhook delivery."),
+    ("webhook_retry_window_seconds", "CALLSCOPE_WEBHOOK_RETRY_WINDOW_SECONDS", "86400",
+     "A delivery is retried until this long after its first attempt, then given up; an endpoint with "
+     "no success in that time is disabled."),
+    ("webhook_connect_timeout", "CALLSCOPE_WEBHOOK_CONNECT_TIMEOUT_SECONDS", "5", "Outbound webhook connect timeout."),
+    ("webhook_read_timeout", "CALLSCOPE_WEBHOOK_READ_TIMEOUT_SECONDS", "10",
+     "Outbound webhook read timeout (a receiver slower than this counts as a failed attempt)."),
+    ("webhook_rotation_grace_seconds", "CALLSCOPE_WEBHOOK_ROTATION_GRACE_SECONDS", "86400",
+     "After a webhook secret rotation, deliveries are signed with both secrets this long."),
+    ("reanalysis_per_second", "CALLSCOPE_REANALYSIS_PER_SECOND", "5",
+     "Calls a bulk re-analysis job sends back to analysis per second (docs/api.md#re-analysis)."),
+    ("webhook_poll_seconds", "CALLSCOPE_WEBHOOK_POLL_SECONDS", "15",
+     "How often beat sends the webhook deliveries that are due (retries wait in Postgres, not in the broker)."),
 )
 
 
@@ -199,6 +225,17 @@ class Settings:
     code_judge_user: str
     code_judge_python: str
     log_level: str
+    encryption_keys: tuple[str, ...]
+    vapi_api_url: str
+    max_event_body_bytes: int
+    webhook_retry_base_seconds: float
+    webhook_retry_max_delay_seconds: float
+    webhook_retry_window_seconds: float
+    webhook_connect_timeout: float
+    webhook_read_timeout: float
+    webhook_rotation_grace_seconds: int
+    reanalysis_per_second: int
+    webhook_poll_seconds: float
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets: bool = True, **overrides) -> Settings:
@@ -230,6 +267,13 @@ class Settings:
             raise SettingsError("CALLSCOPE_TRANSCRIBER=openai needs CALLSCOPE_ASR_BASE_URL")
         if self.code_judge_isolation not in ("full", "off"):
             raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `off`")
+        if self.encryption_keys:
+            from app.secretbox import invalid_keys
+
+            if invalid_keys(self.encryption_keys):
+                raise SettingsError("CALLSCOPE_ENCRYPTION_KEYS: every key must be a Fernet key (32 url-safe base64 bytes)")
+        if self.reanalysis_per_second < 1:
+            raise SettingsError("CALLSCOPE_REANALYSIS_PER_SECOND must be ≥ 1")
         if self.llm_concurrency < 1:
             raise SettingsError("CALLSCOPE_LLM_CONCURRENCY must be ≥ 1")
         longest_delay = max(300, self.task_time_limit_seconds)
@@ -270,10 +314,12 @@ _INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redi
          "max_recording_bytes", "max_recording_seconds", "max_stage_deliveries", "stale_after_seconds", "max_attempts",
          "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
-         "code_judge_memory_mb"}
+         "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
+         "reanalysis_per_second"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
-           "asr_timeout_seconds"}
+           "asr_timeout_seconds", "webhook_retry_base_seconds", "webhook_retry_max_delay_seconds",
+           "webhook_retry_window_seconds", "webhook_connect_timeout", "webhook_read_timeout", "webhook_poll_seconds"}
 
 
 def _parse(field: str, value: str):
@@ -299,7 +345,9 @@ def _parse(field: str, value: str):
             return _parse_networks(value)
         if field == "fetch_ports":
             return _parse_ports(value)
-        if field in ("public_base_url", "s3_endpoint_url", "llm_base_url", "asr_base_url"):
+        if field == "encryption_keys":
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        if field in ("public_base_url", "s3_endpoint_url", "llm_base_url", "asr_base_url", "vapi_api_url"):
             return value.rstrip("/")
         return value
     except (ValueError, TypeError) as exc:

@@ -20,7 +20,7 @@ DONE: Final = "done"                      # branches
 # calls.analysis_status
 ANALYSIS_TRANSITIONS = {
     PENDING: {COMPUTED, FAILED},
-    COMPUTED: {PENDING},  # reanalyze (a later issue) sends a finished call back to pending
+    COMPUTED: {PENDING},  # re-analysis sends a finished call back to pending (docs/api.md#re-analysis)
     FAILED: {PENDING},
 }
 

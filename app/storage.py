@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 from app.paths import API_PREFIX
 from app.settings import Settings
 
-KEY_PATTERN = re.compile(r"^recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)$")
+KEY_PATTERN = re.compile(r"^(recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)"
+                         r"|inbound/\d+/\d+/[A-Za-z0-9_-]{1,200}\.mp3)$")
 PREFIX_PATTERN = re.compile(r"^recordings/\d+/\d+/$")
 
 
@@ -34,12 +35,21 @@ def recording_prefix(workspace_id: int, call_id: int) -> str:
     return f"recordings/{workspace_id}/{call_id}/"
 
 
+def inbound_audio_key(workspace_id: int, integration_id: int, platform_call_id: str) -> str:
+    """Where audio a platform sent inside its event waits for the call's analysis
+    (docs/integrations.md#recordings): derived from the platform's call id, so a resent event
+    overwrites its own object."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in platform_call_id)[:200] or "_"
+    return f"inbound/{workspace_id}/{integration_id}/{safe}.mp3"
+
+
 class Storage(Protocol):
     def put_file(self, key: str, path: str, content_type: str) -> None: ...
     def get_file(self, key: str, path: str) -> None: ...
     def exists(self, key: str) -> bool: ...
     def presign(self, key: str, expires_in: int) -> str: ...
     def delete_prefix(self, prefix: str) -> int: ...
+    def delete_key(self, key: str) -> None: ...
 
 
 class S3Storage:
@@ -116,6 +126,12 @@ class S3Storage:
             deleted += len(keys)
         return deleted
 
+    def delete_key(self, key: str) -> None:
+        """Delete one object (absent is fine: S3 answers a missing key's deletion with success)."""
+        if not KEY_PATTERN.match(key):
+            raise ValueError("not a recording key")
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
 
 class LocalStorage:
     """Recordings in a directory (single-machine default). Presigned URLs are HMAC-signed links
@@ -160,6 +176,10 @@ class LocalStorage:
         count = sum(1 for path in folder.rglob("*") if path.is_file())
         shutil.rmtree(folder)
         return count
+
+    def delete_key(self, key: str) -> None:
+        """Delete one file (absent is fine)."""
+        self.path_of(key).unlink(missing_ok=True)
 
     def _signature(self, key: str, expires: int) -> str:
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

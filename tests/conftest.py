@@ -15,9 +15,11 @@ JWT_KEYS = "test-key:" + "k" * 48
 SECRET = "s" * 48
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
 TABLES = ("user_sessions", "user_invites", "users",
+          "analysis_runs", "reanalysis_jobs", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
+          "integration_signatures",
           "call_status_history", "metric_results", "custom_results", "stage_runs", "calls", "erasures",
           "custom_metric_versions", "custom_metrics",
-          "agents", "api_keys", "workspaces")
+          "integrations", "agents", "api_keys", "workspaces")
 
 
 def service_url(name: str) -> str:

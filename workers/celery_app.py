@@ -27,6 +27,8 @@ celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
                           "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+    "poll-webhooks": {"task": pipeline.POLL_WEBHOOKS, "schedule": settings.webhook_poll_seconds,
+                      "options": {"queue": QUEUE, "expires": settings.webhook_poll_seconds}},
     "erase-expired-calls": {"task": pipeline.ERASE_EXPIRED, "schedule": float(settings.retention_interval_seconds),
                             "options": {"queue": QUEUE, "expires": settings.retention_interval_seconds}},
 }
@@ -61,16 +63,21 @@ def deps() -> WorkerDeps:
                 limits = FetchLimits(settings.fetch_connect_timeout, settings.fetch_read_timeout,
                                      settings.fetch_total_timeout, settings.fetch_max_redirects,
                                      settings.max_recording_bytes)
+                # one policy for recordings and webhook targets alike: the same networks and ports
+                policy = AddressPolicy(settings.fetch_networks, settings.fetch_ports)
                 _deps = WorkerDeps(
                     settings=settings,
                     pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
                     storage=make_storage(settings),
-                    downloader=Downloader(AddressPolicy(settings.fetch_networks, settings.fetch_ports), limits),
+                    downloader=Downloader(policy, limits),
                     send=pipeline.publisher(celery),
                     queue_depth=queue_depth,
                     judge=make_judge(settings),
                     sandbox=make_sandbox(settings),
                     transcriber=make_transcriber(settings),
+                    webhook_client=Downloader(policy, FetchLimits(
+                        settings.webhook_connect_timeout, settings.webhook_read_timeout,
+                        settings.webhook_connect_timeout + settings.webhook_read_timeout, 0, 64 * 1024)),
                 )
     return _deps
 

@@ -26,3 +26,5 @@ class WorkerDeps:
     judge: Judge | None = None        # LLM-as-judge (UnconfiguredJudge when no provider is set)
     sandbox: Sandbox | None = None    # code-as-judge, verified at worker start
     transcriber: Transcriber | None = None  # None: transcription is off (CALLSCOPE_TRANSCRIBER=none)
+    # outbound webhooks: the downloader's address policy with the webhook timeouts
+    webhook_client: Downloader | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -135,9 +135,12 @@ class Downloader:
             raise StageFailure("recording_forbidden_address", f"The host {host!r} {detail}.")
         return str(answers[0]), port
 
-    def download(self, url: str, destination: str) -> Downloaded:
-        """Stream `url` into the file `destination`, following ≤ max_redirects checked redirects."""
+    def download(self, url: str, destination: str, headers: Mapping[str, str] | None = None) -> Downloaded:
+        """Stream `url` into the file `destination`, following ≤ max_redirects checked redirects.
+        `headers` (a platform API's Authorization) go to the first hop only: a redirect points
+        at a signed URL on another host, which must not see the credential."""
         deadline = time.monotonic() + self.limits.total_timeout
+        extra = dict(headers or {})
         for _ in range(self.limits.max_redirects + 1):
             ip, _port = self.checked_address(url)
             with requests.Session() as session:
@@ -149,12 +152,12 @@ class Downloader:
                     response = session.get(
                         url, stream=True, allow_redirects=False,
                         timeout=(self.limits.connect_timeout, self.limits.read_timeout),
-                        headers={"User-Agent": "callscope-fetch/1", "Accept-Encoding": "identity"},
+                        headers={"User-Agent": "callscope-fetch/1", "Accept-Encoding": "identity", **extra},
                     )
                     with response:
                         location = response.headers.get("Location")
                         if response.is_redirect and location:
-                            url = self._redirect(url, location)
+                            url, extra = self._redirect(url, location), {}
                             continue
                         self._check_status(response.status_code)
                         return self._stream_body(response, url, destination, deadline)
@@ -195,3 +198,23 @@ class Downloader:
         if written == 0:
             raise StageFailure("undecodable_audio", "The recording is empty.")
         return Downloaded(written, response.headers.get("Content-Type", ""), url)
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST `body` to `url` under the same address policy (outbound webhooks); the status
+        code. Redirects are not followed (a 3xx is the answer). Raises StageFailure: a refused
+        address (permanent), a connect/read failure or timeout (transient)."""
+        ip, _port = self.checked_address(url)
+        with requests.Session() as session:
+            session.trust_env = False
+            adapter = _PinnedAdapter(ip, self._dial)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            try:
+                response = session.post(url, data=body, allow_redirects=False, stream=True,
+                                         timeout=(self.limits.connect_timeout, self.limits.read_timeout),
+                                         headers={"User-Agent": "callscope-webhooks/1", **headers})
+                with response:
+                    response.raw.read(_CHUNK, decode_content=False)  # a bounded look at the answer
+                    return response.status_code
+            except (requests.RequestException, HTTPError, OSError) as exc:
+                raise StageFailure("recording_unreachable", f"POST failed: {type(exc).__name__}", transient=True) from exc

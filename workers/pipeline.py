@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, JUDGE_QUEUE, QUEUE
+from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, JUDGE_QUEUE, QUEUE, REANALYSIS_JOB_TASK
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -55,7 +55,11 @@ LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
 SWEEP = "calls.sweep"
-ERASE_EXPIRED = "calls.erase_expired"  # beat: the retention sweep (app/service/erasure.py)
+DISPATCH_WEBHOOKS = "webhooks.dispatch"  # the call's webhook deliveries, sent at once (docs/webhooks.md)
+DELIVER_WEBHOOK = DELIVER_WEBHOOK_TASK
+POLL_WEBHOOKS = "webhooks.poll"          # beat: deliveries due for a retry (and stalled re-analysis jobs)
+REANALYSIS_JOB = REANALYSIS_JOB_TASK     # one batch of a bulk re-analysis, then the next one a second later
+ERASE_EXPIRED = "calls.erase_expired"    # beat: the retention sweep (app/service/erasure.py)
 
 # What a stage reports (Report.what)
 PLANNED = "planned"            # analyze: metrics planned; branches with nothing to do ended
@@ -78,7 +82,7 @@ RULES: Mapping[tuple[str, str], tuple[str, ...]] = {
     (AUDIO_METRICS, TRANSCRIBED): (LLM_JUDGES, JOIN),
     (LLM_JUDGES, BRANCH_ENDED): (JOIN,),
     (CODE_JUDGES, JUDGED): (FINALIZE,),
-    (FINALIZE, DECIDED): (),
+    (FINALIZE, DECIDED): (DISPATCH_WEBHOOKS,),
 }
 
 _VOICE_ONLY = {m.key for m in catalogue.STANDARD_METRICS if m.voice_only}
@@ -219,6 +223,26 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
     return wrap
 
 
+def send_deliveries(deps: WorkerDeps, delivery_ids: list[int]) -> int:
+    """Beat's webhook poll: one delivery task per due delivery (docs/webhooks.md)."""
+    for delivery_id in delivery_ids:
+        deps.send(DELIVER_WEBHOOK, delivery_id)
+    return len(delivery_ids)
+
+
+def continue_job(deps: WorkerDeps, job_id: int, reset_calls: list[int], more: bool, delay: float) -> None:
+    """After a re-analysis batch committed: its calls are analysed, the next batch follows `delay` later."""
+    for call_id in reset_calls:
+        deps.send(ANALYZE, call_id)
+    if more:
+        deps.send(REANALYSIS_JOB, job_id, countdown=delay)
+
+
+def resume_jobs(deps: WorkerDeps, job_ids: list[int]) -> None:
+    for job_id in job_ids:
+        deps.send(REANALYSIS_JOB, job_id)
+
+
 def redispatch(deps: WorkerDeps, call_id: int) -> None:
     """The sweeper's way back in: calls.analyze again (it re-sends what the call still needs)."""
     deps.send(ANALYZE, call_id)
@@ -228,9 +252,10 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
     """The send function of WorkerDeps: publish a stage by name. A broker outage is logged, not
     raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
 
-    def send(task_name: str, call_id: int) -> None:
+    def send(task_name: str, call_id: int, countdown: float | None = None) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE)
+            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE,
+                             countdown=countdown)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.service import erasure
-from workers import pipeline
+from workers import pipeline, reanalysis, webhooks
 from workers.base import StageTask
 from workers.celery_app import celery, deps
 from workers.stages import analyze, audio, finalize, judges, recording, sweep, transcript
@@ -36,6 +36,30 @@ STAGE_TASKS = {name: _stage_task(name, stage) for name, stage in STAGES.items()}
 @celery.task(name=pipeline.SWEEP, acks_late=False)
 def sweep_stale_calls() -> dict:
     return sweep.sweep_stale_calls(deps())
+
+
+# Webhooks: one attempt per task, no Celery retry (the schedule lives in Postgres, workers/webhooks.py).
+@celery.task(name=pipeline.DELIVER_WEBHOOK, acks_late=True)
+def deliver_webhook(delivery_id: int) -> str | None:
+    return webhooks.attempt_delivery(deps(), delivery_id)
+
+
+@celery.task(name=pipeline.DISPATCH_WEBHOOKS, acks_late=True)
+def dispatch_webhooks(call_id: int) -> None:
+    for delivery_id in webhooks.due_deliveries(deps(), call_id):
+        webhooks.attempt_delivery(deps(), delivery_id)
+
+
+@celery.task(name=pipeline.POLL_WEBHOOKS, acks_late=False)
+def poll_webhooks() -> int:
+    pipeline.resume_jobs(deps(), reanalysis.stalled_jobs(deps()))
+    return pipeline.send_deliveries(deps(), webhooks.due_deliveries(deps()))
+
+
+@celery.task(name=pipeline.REANALYSIS_JOB, acks_late=True)
+def run_reanalysis_job(job_id: int) -> None:
+    reset, more = reanalysis.run_job_batch(deps(), job_id)
+    pipeline.continue_job(deps(), job_id, reset, more, reanalysis.BATCH_INTERVAL_SECONDS)
 
 
 @celery.task(name=pipeline.ERASE_EXPIRED, acks_late=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app.api import agents, calls, health, metrics, openapi, recordings
+from app.api import agents, calls, health, integrations, metrics, openapi, reanalysis, recordings, webhooks
 from app.api.errors import register_error_handlers
 from app.paths import API_PREFIX
 
@@ -11,7 +11,7 @@ PREFIX = API_PREFIX
 
 
 def register_api(app: Flask) -> None:
-    for module in (calls, agents, metrics, recordings, openapi):
+    for module in (calls, agents, metrics, recordings, integrations, webhooks, reanalysis, openapi):
         app.register_blueprint(module.bp, url_prefix=PREFIX)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
+from app.api import hook_schemas as h
 from app.api import responses as r
 from app.api import schemas as s
 from app.paths import API_PREFIX
@@ -60,12 +61,54 @@ OPERATIONS = [
      200, r.MetricSchema, [400, 404, 409, 413, 415, 422]),
     ("delete", "/metrics/{metric_id}", "Delete a custom metric (past results stay readable)", None, None, 204,
      None, [404]),
+    ("post", "/integrations", "Connect a voice platform (Vapi, Retell, ElevenLabs)", h.IntegrationCreateSchema, None,
+     201, h.IntegrationSchema, [400, 413, 415, 422]),
+    ("get", "/integrations", "List integrations", None, s.PageSchema, 200, h.PageOfIntegrationsSchema, [422]),
+    ("get", "/integrations/{integration_id}", "Get an integration", None, None, 200, h.IntegrationSchema, [404]),
+    ("patch", "/integrations/{integration_id}", "Update an integration (a new secret rotates it)",
+     h.IntegrationPatchSchema, None, 200, h.IntegrationSchema, [400, 404, 413, 415, 422]),
+    ("delete", "/integrations/{integration_id}", "Delete an integration (its calls stay)", None, None, 204, None,
+     [404]),
+    ("post", "/webhooks", "Register a webhook endpoint", h.WebhookCreateSchema, None, 201, h.WebhookSchema,
+     [400, 413, 415, 422]),
+    ("get", "/webhooks", "List webhook endpoints", None, s.PageSchema, 200, h.PageOfWebhooksSchema, [422]),
+    ("get", "/webhooks/{webhook_id}", "Get a webhook endpoint", None, None, 200, h.WebhookSchema, [404]),
+    ("patch", "/webhooks/{webhook_id}", "Update a webhook endpoint", h.WebhookPatchSchema, None, 200,
+     h.WebhookSchema, [400, 404, 413, 415, 422]),
+    ("delete", "/webhooks/{webhook_id}", "Delete a webhook endpoint", None, None, 204, None, [404]),
+    ("post", "/webhooks/{webhook_id}/rotate-secret", "Rotate the signing secret (both sign for a grace period)",
+     None, None, 200, h.WebhookSchema, [404]),
+    ("get", "/webhooks/{webhook_id}/deliveries", "The endpoint's delivery log, with every attempt", None,
+     s.PageSchema, 200, h.PageOfDeliveriesSchema, [404, 422]),
+    ("post", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "Attempt a delivery again now",
+     None, None, 202, h.DeliverySchema, [404]),
+    ("post", "/calls/{ref}/reanalyze", "Analyse a finished call again (the earlier run stays readable)",
+     h.ReanalyzeSchema, None, 202, h.ReanalyzeAcceptedSchema, [400, 404, 409, 413, 415, 422]),
+    ("get", "/calls/{ref}/runs", "A call's earlier analysis runs", None, None, 200, h.EarlierRunsSchema, [404]),
+    ("post", "/reanalysis-jobs", "Re-analyse every finished call of a filter, at a limited rate",
+     h.ReanalysisJobCreateSchema, None, 202, h.ReanalysisJobSchema, [400, 413, 415, 422]),
+    ("get", "/reanalysis-jobs/{job_id}", "A bulk re-analysis job's progress", None, None, 200,
+     h.ReanalysisJobSchema, [404]),
 ]
+# Called by the platforms, not with a bearer token: the platform's signature is the credential.
+_EVENTS_OPERATION = {
+    "summary": "Receive a platform's event (Vapi end-of-call-report, Retell call_ended/call_analyzed, "
+               "ElevenLabs post_call_transcription/post_call_audio)",
+    "description": "Authenticated by the platform's signature, checked on the raw body before it is parsed "
+                   "(docs/integrations.md). Idempotent on the platform's call id.",
+    "security": [],
+    "parameters": [{"name": "integration_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+}
 _PATH_PARAMS = {
     "ref": {"name": "ref", "in": "path", "required": True, "schema": {"type": "string"},
             "description": "Internal id, or the call_identifier (all digits: tried as an id first)."},
     "agent_id": {"name": "agent_id", "in": "path", "required": True, "schema": {"type": "integer"}},
     "metric_id": {"name": "metric_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "integration_id": {"name": "integration_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "webhook_id": {"name": "webhook_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "delivery_id": {"name": "delivery_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "job_id": {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}},
 }
 
 
@@ -96,6 +139,11 @@ def build_spec() -> dict:
         for code in sorted(set(errors + _AUTH)):
             operation["responses"][str(code)] = {"$ref": f"#/components/responses/E{code}"}
         paths.setdefault(path, {})[method] = operation
+    spec.components.schema("EventAnswer", schema=h.EventAnswerSchema)
+    paths["/integrations/{integration_id}/events"] = {"post": {**_EVENTS_OPERATION, "responses": {
+        "200": {"description": "Stored (or ignored).",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventAnswer"}}}},
+        **{str(code): {"$ref": f"#/components/responses/E{code}"} for code in (400, 401, 404, 413, 422, 503)}}}}
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     spec.path(path="/openapi.json", operations={"get": {"summary": "This document", "responses": {

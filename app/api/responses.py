@@ -104,6 +104,7 @@ class CallSummarySchema(Schema):
 
 
 class CallDetailSchema(CallSummarySchema):
+    analysis_run = fields.Integer(metadata={"description": "1, then one more per re-analysis."})
     recording_url = fields.String(allow_none=True)
     recording = fields.Nested(RecordingInfoSchema, allow_none=True)
     transcript = fields.List(fields.Dict(), allow_none=True)

@@ -74,9 +74,9 @@ class TurnSchema(StrictSchema):
             raise ValidationError("end_time must be ≥ start_time.", "end_time")
 
 
-def _fetchable_url(url: str) -> None:
+def fetchable_url(url: str) -> None:
     """The downloader's own syntax rule (app/urls.py): a URL it could not parse is refused here
-    with 422 rather than accepted and failed later."""
+    with 422 rather than accepted and failed later (recording URLs and webhook targets alike)."""
     try:
         parse_recording_url(url)
     except BadURL as exc:
@@ -88,7 +88,7 @@ class CallCreateSchema(StrictSchema):
     agent_id = StrictInteger(required=True)
     client_id = StrictInteger(required=True)
     recording_url = fields.Url(schemes={"http", "https"}, require_tld=False,
-                               validate=[validate.Length(max=MAX_URL_LENGTH), _fetchable_url],
+                               validate=[validate.Length(max=MAX_URL_LENGTH), fetchable_url],
                                metadata={"format": "uri", "pattern": "^https?://", "maxLength": 2048,
                                          "description": "WAV, MP3, M4A, FLAC, Ogg (Opus/Vorbis) or WebM (Opus) over http(s)."})
     transcript = fields.List(fields.Nested(TurnSchema), validate=validate.Length(min=1, max=MAX_TURNS))

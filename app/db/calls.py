@@ -9,9 +9,9 @@ _INSERT_COLUMNS = (
     "workspace_id", "agent_id", "call_identifier", "observation_type", "call_direction",
     "call_end_reason", "customer_number", "duration_seconds", "call_timestamp", "label",
     "metadata", "source_recording_url", "transcript", "transcript_source", "metric_ids",
-    "transcription_status", "transcript_branch", "audio_branch",
+    "transcription_status", "transcript_branch", "audio_branch", "integration_id", "recording_source",
 )
-_JSON_COLUMNS = {"metadata", "transcript"}
+_JSON_COLUMNS = {"metadata", "transcript", "recording_source"}
 
 _SUMMARY = (
     "c.id, c.call_identifier, c.workspace_id, c.agent_id, a.name AS agent_name,"
@@ -20,7 +20,7 @@ _SUMMARY = (
     " c.duration_seconds, c.label, c.tag, c.metadata, c.call_success, c.failure_code,"
     " c.failure_message, c.recording_key, c.recording_info, c.source_recording_url IS NOT NULL AS has_recording"
 )
-_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech, c.generated_transcript"
+_DETAIL = _SUMMARY + ", c.transcript, c.transcript_source, c.speech, c.generated_transcript, c.analysis_run"
 
 # Filters of GET /calls: query parameter → SQL condition (values are always bound parameters).
 _FILTERS = {
@@ -89,16 +89,23 @@ def get_call(conn: Conn, workspace_id: int, call_id: int) -> dict | None:
     ).fetchone()
 
 
-def list_calls(conn: Conn, workspace_id: int, filters: dict, limit: int, offset: int
-               ) -> tuple[list[dict], int]:
-    """Newest first (call_timestamp, then id). Returns (page, total matching)."""
+def filter_conditions(workspace_id: int, filters: dict) -> tuple[list[str], dict]:
+    """SQL conditions (on alias `c`) and their bound parameters for GET /calls' filters."""
     conditions = ["c.workspace_id = %(workspace_id)s"]
-    params: dict = {"workspace_id": workspace_id, "limit": limit, "offset": offset}
+    params: dict = {"workspace_id": workspace_id}
     for name, value in filters.items():
         if name in _FILTERS and value is not None:
             key = f"f_{name}"
             conditions.append(_FILTERS[name].format(key))
             params[key] = value
+    return conditions, params
+
+
+def list_calls(conn: Conn, workspace_id: int, filters: dict, limit: int, offset: int
+               ) -> tuple[list[dict], int]:
+    """Newest first (call_timestamp, then id). Returns (page, total matching)."""
+    conditions, params = filter_conditions(workspace_id, filters)
+    params.update(limit=limit, offset=offset)
     where = " AND ".join(conditions)
     total = one(conn.execute(f"SELECT count(*) AS n FROM calls c WHERE {where}", params).fetchone())["n"]
     rows = conn.execute(
@@ -124,3 +131,27 @@ def update_call_annotations(conn: Conn, call_id: int, values: dict) -> None:
         return
     assignments = ", ".join(f"{c} = %({c})s" for c in values)
     conn.execute(f"UPDATE calls SET {assignments}, updated_at = now() WHERE id = %(id)s", {**values, "id": call_id})
+
+
+def recording_state(conn: Conn, call_id: int) -> dict | None:
+    """What decides whether a platform's late recording is worth a new run (locked)."""
+    return conn.execute("SELECT id, workspace_id, analysis_status, recording_key, recording_source FROM calls"
+                        " WHERE id = %s FOR UPDATE", (call_id,)).fetchone()
+
+
+def set_recording_source(conn: Conn, call_id: int, source: dict, source_url: str) -> None:
+    conn.execute("UPDATE calls SET recording_source = %s, source_recording_url = %s, updated_at = now()"
+                 " WHERE id = %s", (Jsonb(source), source_url, call_id))
+
+
+def merge_platform_event(conn: Conn, call_id: int, platform_data: dict, fields: dict) -> None:
+    """A later event of a platform call: its platform data is merged into metadata.platform
+    (newer keys win) and the scalar fields the call still lacks are filled in."""
+    fillable = ("call_end_reason", "customer_number", "duration_seconds")
+    fills = ", ".join(f"{c} = coalesce({c}, %({c})s)" for c in fillable)
+    conn.execute(
+        "UPDATE calls SET metadata = jsonb_set(metadata, '{platform}',"
+        " coalesce(metadata->'platform', '{}'::jsonb) || %(platform)s), "
+        f"{fills}, updated_at = now() WHERE id = %(id)s",
+        {"platform": Jsonb(platform_data), "id": call_id, **{c: fields.get(c) for c in fillable}},
+    )

@@ -11,16 +11,19 @@ from app.db.pool import Conn
 class ErasureRow(TypedDict):
     call_id: int
     workspace_id: int
+    extra_keys: list[str]   # stored outside the call's prefix: a platform's audio (docs/integrations.md#recordings)
 
 
 def erase_calls(conn: Conn, call_ids: list[int], reason: str, workspace_id: int | None = None) -> list[ErasureRow]:
-    """Delete the calls (their results, history and stage counts cascade) and record an erasure
-    for each, in one statement; only calls of `workspace_id` when given. Returns what was erased."""
+    """Delete the calls (their results, history, stage counts, earlier runs and webhook deliveries
+    cascade) and record an erasure for each, with the key of any platform audio stored for it, in
+    one statement; only calls of `workspace_id` when given. Returns what was erased."""
     return cast("list[ErasureRow]", conn.execute(
         "WITH gone AS (DELETE FROM calls WHERE id = ANY(%s) AND (%s::bigint IS NULL OR workspace_id = %s)"
-        " RETURNING id, workspace_id)"
-        " INSERT INTO erasures (call_id, workspace_id, reason) SELECT id, workspace_id, %s FROM gone"
-        " ON CONFLICT (call_id) DO NOTHING RETURNING call_id, workspace_id",
+        " RETURNING id, workspace_id, recording_source->>'key' AS stored_key)"
+        " INSERT INTO erasures (call_id, workspace_id, reason, extra_keys)"
+        " SELECT id, workspace_id, %s, array_remove(ARRAY[stored_key], NULL) FROM gone"
+        " ON CONFLICT (call_id) DO NOTHING RETURNING call_id, workspace_id, extra_keys",
         (call_ids, workspace_id, workspace_id, reason),
     ).fetchall())
 
@@ -28,7 +31,7 @@ def erase_calls(conn: Conn, call_ids: list[int], reason: str, workspace_id: int 
 def unfinished_erasures(conn: Conn, limit: int, call_id: int | None = None) -> list[ErasureRow]:
     """Erasures whose recording may still be stored (oldest first; one call's when given)."""
     return cast("list[ErasureRow]", conn.execute(
-        "SELECT call_id, workspace_id FROM erasures WHERE %s::bigint IS NULL OR call_id = %s"
+        "SELECT call_id, workspace_id, extra_keys FROM erasures WHERE %s::bigint IS NULL OR call_id = %s"
         " ORDER BY requested_at LIMIT %s",
         (call_id, call_id, limit),
     ).fetchall())

@@ -13,7 +13,10 @@ from psycopg.types.json import Jsonb
 
 from app.db.history import record_transition
 from app.db.pool import Conn
+from app.db.webhooks import record_call_event
 from app.status import BRANCH_TERMINAL, BRANCH_TRANSITIONS, BRANCHES, PENDING, TRANSCRIPTION_TRANSITIONS, can_transition
+
+CALL_EVENTS = {"computed": "call.computed", "failed": "call.failed"}
 
 
 class CallRow(TypedDict):
@@ -33,6 +36,8 @@ class CallRow(TypedDict):
     tag: str | None
     metadata: dict[str, Any]
     source_recording_url: str | None
+    recording_source: dict[str, Any] | None  # docs/integrations.md#recordings; None: source_recording_url
+    integration_id: int | None
     transcript: list[dict[str, Any]] | None
     transcript_source: str | None    # provided | generated
     generated_transcript: list[dict[str, Any]] | None
@@ -161,6 +166,8 @@ def finalize_call(conn: Conn, call_id: int, status: str, call_success: bool | No
     ).fetchone()
     if row:
         record_transition(conn, call_id, "analysis_status", PENDING, status, code)
+        # the webhook event is written with the status it announces (docs/webhooks.md)
+        record_call_event(conn, call_id, CALL_EVENTS[status])
     return row is not None
 
 

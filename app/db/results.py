@@ -72,3 +72,16 @@ def set_verdict(conn: Conn, call_id: int, metric_key: str, passed: bool | None, 
     """Record whether a standard result met the agent's pass criteria (docs/metrics.md#pass-criteria)."""
     conn.execute("UPDATE metric_results SET passed = %s, critical = %s WHERE call_id = %s AND metric_key = %s",
                  (passed, critical, call_id, metric_key))
+
+
+def computed_result_data(conn: Conn, call_id: int, metric_key: str) -> dict | None:
+    row = conn.execute("SELECT result_data FROM metric_results WHERE call_id = %s AND metric_key = %s"
+                       " AND status = 'computed'", (call_id, metric_key)).fetchone()
+    return row["result_data"] if row else None
+
+
+def add_to_result_data(conn: Conn, call_id: int, metric_key: str, name: str, value: dict) -> None:
+    """Set one key of a computed result's data (finalize's annotations, e.g. reported latency)."""
+    conn.execute("UPDATE metric_results SET result_data = result_data || jsonb_build_object(%s::text, %s::jsonb)"
+                 " WHERE call_id = %s AND metric_key = %s AND status = 'computed'",
+                 (name, Jsonb(value), call_id, metric_key))

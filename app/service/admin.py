@@ -7,7 +7,7 @@ from app.db import erasures as erasures_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
 from app.db.pool import Conn
-from app.errors import NotFound, ValidationFailed
+from app.errors import CallscopeError, NotFound, ValidationFailed
 from app.settings import Settings
 
 
@@ -57,3 +57,25 @@ def revoke_token(conn: Conn, key_id: str) -> dict:
     if row is None:
         raise NotFound(f"No API key {key_id}.")
     return {"key_id": row["id"], "workspace_id": row["workspace_id"], "revoked_at": row["revoked_at"]}
+
+
+def reseal_secrets(conn: Conn, settings: Settings) -> dict:
+    """Re-seal every stored secret under the first CALLSCOPE_ENCRYPTION_KEYS key, in one
+    transaction (docs/integrations.md#secrets-at-rest): afterwards the older keys can go.
+    Raises ValueError when a secret opens with none of the configured keys."""
+    from app.db import sealed as sealed_db
+    from app.secretbox import SecretBox
+
+    if not settings.encryption_keys and not settings.secret_key:
+        raise CallscopeError("Set CALLSCOPE_ENCRYPTION_KEYS (or CALLSCOPE_SECRET_KEY, which the key is derived "
+                             "from without it).", code="invalid_settings")
+    box = SecretBox.from_settings(settings)
+    counts = {}
+    with conn.transaction():
+        for table, columns in sealed_db.SEALED_COLUMNS.items():
+            rows = sealed_db.sealed_values(conn, table)
+            for row in rows:
+                sealed_db.set_sealed(conn, table, row["id"],
+                                     {c: box.reseal(row[c]) if row[c] else None for c in columns})
+            counts[table] = len(rows)
+    return {"resealed": counts}

@@ -58,12 +58,14 @@ def erase_expired(pool: Pool, storage: Storage, batch: int = BATCH) -> dict:
 
 
 def finish_erasures(pool: Pool, storage: Storage, rows: list[ErasureRow]) -> int:
-    """Delete the stored recordings of erased calls; returns how many erasures completed
-    (the others stay pending: the store failed and was logged)."""
+    """Delete the stored recordings of erased calls, and the platform audio stored for them;
+    returns how many erasures completed (the others stay pending: the store failed and was logged)."""
     done = 0
     for row in rows:
         try:
             storage.delete_prefix(recording_prefix(row["workspace_id"], row["call_id"]))
+            for key in row["extra_keys"]:
+                storage.delete_key(key)
         except Exception as exc:  # boto3 and OS errors alike: the erasure stays pending, retried later
             log.warning("recording not deleted yet", extra={"call_id": row["call_id"], "reason": type(exc).__name__})
             continue

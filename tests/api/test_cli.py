@@ -82,3 +82,29 @@ def test_env_file_option_and_the_environment_wins(db, test_db_url, tmp_path):
     assert code == 0 and ws["name"] == "Env 2"
     code, out = run(["--env-file", str(tmp_path / "missing.env"), "db", "migrate"], bare_env(), cwd=tmp_path)
     assert code == 1 and "missing.env" in out["error"]["message"]
+
+
+def test_secrets_reseal_moves_every_secret_to_the_new_key(db, test_db_url, client, tenant):
+    """Prepend a new encryption key, reseal, drop the old key: integrations and webhooks still work."""
+    from cryptography.fernet import Fernet
+
+    from app.secretbox import SecretBox, derived_key
+
+    integration = client.post("/api/public/v1/integrations", headers=tenant.headers, json={
+        "platform": "retell", "name": "r", "signing_secret": "platform-secret-123456",
+        "default_agent_id": tenant.agent_id, "api_key": "api-key-abcdefgh"}).get_json()
+    webhook = client.post("/api/public/v1/webhooks", headers=tenant.headers, json={"url": "http://127.0.0.1:9/h"})
+    client.post(f"/api/public/v1/webhooks/{webhook.get_json()['id']}/rotate-secret", headers=tenant.headers)
+    new_key = Fernet.generate_key().decode()
+    env = {**os.environ, "CALLSCOPE_DATABASE_URL": test_db_url, "CALLSCOPE_SECRET_KEY": SECRET,
+           "CALLSCOPE_ENCRYPTION_KEYS": f"{new_key},{derived_key(SECRET)}"}
+    result = subprocess.run([CLI, "--json", "secrets", "reseal"], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"resealed": {"integrations": 1, "webhook_endpoints": 1}}
+    only_new = SecretBox([new_key])
+    db.commit()
+    row = db.execute("SELECT signing_secret, api_key FROM integrations WHERE id = %s", (integration["id"],)).fetchone()
+    assert only_new.open(row["signing_secret"]) == "platform-secret-123456"
+    assert only_new.open(row["api_key"]) == "api-key-abcdefgh"
+    hook = db.execute("SELECT secret, previous_secret FROM webhook_endpoints").fetchone()
+    assert only_new.open(hook["secret"]).startswith("whsec_") and only_new.open(hook["previous_secret"]).startswith("whsec_")

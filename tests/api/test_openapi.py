@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openapi_spec_validator import validate
 
-from app.api.openapi import OPERATIONS, PREFIX, build_spec
+from app.api.openapi import PREFIX, build_spec
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 VENDORED = Path(__file__).resolve().parents[2] / "app" / "static" / "redoc"
@@ -24,7 +24,7 @@ def test_committed_copy_is_current():
 
 
 def test_every_public_route_is_documented(app):
-    documented = {(method.upper(), path) for method, path, *_ in OPERATIONS}
+    documented = {(method.upper(), path) for path, operations in build_spec()["paths"].items() for method in operations}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIX):
             continue

@@ -12,7 +12,8 @@ from app.api.openapi import OPERATIONS
 from tests.api.conftest import call_body
 
 # a valid body for each PATCH, so that the lookup (not validation) decides the answer
-PATCHES = {"/calls/{ref}": {"label": "x"}, "/agents/{agent_id}": {"name": "x"}, "/metrics/{metric_id}": {"name": "x"}}
+PATCHES = {"/calls/{ref}": {"label": "x"}, "/agents/{agent_id}": {"name": "x"}, "/metrics/{metric_id}": {"name": "x"},
+           "/integrations/{integration_id}": {"name": "x"}, "/webhooks/{webhook_id}": {"enabled": False}}
 ERASING = {("delete", "/calls/{ref}")}
 
 
@@ -22,8 +23,15 @@ def _theirs(client, other):
                        headers=other.headers).get_json()
     metric = client.post("/api/public/v1/metrics", headers=other.headers, json={
         "name": "Secret metric", "kind": "llm", "result_type": "boolean", "prompt": "secret prompt"}).get_json()
+    integration = client.post("/api/public/v1/integrations", headers=other.headers, json={
+        "platform": "retell", "name": "Secret metric", "signing_secret": "secret prompt 123",
+        "default_agent_id": other.agent_id}).get_json()
+    webhook = client.post("/api/public/v1/webhooks", headers=other.headers, json={
+        "url": "http://127.0.0.1:9/secret-call-77", "description": "Secret metric"}).get_json()
+    job = client.post("/api/public/v1/reanalysis-jobs", headers=other.headers, json={}).get_json()
     return {"ref": [str(call["id"]), "secret-call-77"], "agent_id": [str(other.agent_id)],
-            "metric_id": [str(metric["id"])]}
+            "metric_id": [str(metric["id"])], "integration_id": [str(integration["id"])],
+            "webhook_id": [str(webhook["id"])], "job_id": [str(job["id"])]}
 
 
 def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant, other_tenant):
@@ -36,7 +44,7 @@ def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant
             continue
         for value in ids[params[0]]:
             url = "/api/public/v1" + path.replace("{" + params[0] + "}", value)
-            body_json = PATCHES.get(path) if method == "patch" else None
+            body_json = PATCHES.get(path) if method == "patch" else {} if method == "post" else None
             response = client.open(url, method=method.upper(), json=body_json, headers=tenant.headers)
             if (method, path) in ERASING:
                 never_was = client.open("/api/public/v1/calls/never-was", method="DELETE", headers=tenant.headers)
@@ -50,8 +58,10 @@ def test_every_operation_naming_a_resource_hides_other_workspaces(client, tenant
             for secret in ("secret-call-77", "123-45-6789", "Secret metric", "secret prompt"):
                 assert secret not in body or value == secret, (method, url, body)
             probed += 1
-    # calls (get, patch, delete) × 2 id forms, agents (get, patch, delete), metrics (get, versions, patch, delete)
-    assert probed >= 13
+    # calls (get, patch, delete, reanalyze, runs) × 2 id forms, agents (get, patch, delete), metrics (get, versions,
+    # patch, delete), integrations (get, patch, delete), webhooks (get, patch, delete, rotate, deliveries,
+    # redeliver), jobs
+    assert probed >= 27
 
 
 def test_lists_filters_and_creates_do_not_cross_workspaces(client, tenant, other_tenant):

@@ -33,8 +33,20 @@ def fake_llm():
         yield llm
 
 
+VAPI_API_KEY = "vapi-private-key-0123456789"
+
+
 @pytest.fixture(scope="session")
-def e2e_env(tmp_path_factory, fake_llm) -> dict:
+def platform_stand_in():
+    """Vapi's API and Retell's signed URLs, on 127.0.0.1 (tests/support/platforms.py)."""
+    from tests.support.platforms import PlatformStandIn
+
+    with PlatformStandIn(VAPI_API_KEY) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture(scope="session")
+def e2e_env(tmp_path_factory, fake_llm, platform_stand_in) -> dict:
     database = create_database("callscope_e2e")
     broker = service_url("BROKER_URL").rsplit("/", 1)[0] + "/2"
     redis.Redis.from_url(broker).flushdb()
@@ -60,6 +72,13 @@ def e2e_env(tmp_path_factory, fake_llm) -> dict:
         "CALLSCOPE_LOG_LEVEL": "INFO",
         "CALLSCOPE_LLM_BASE_URL": fake_llm.base_url,
         "CALLSCOPE_LLM_MODEL": "fake-judge",
+        "CALLSCOPE_VAPI_API_URL": platform_stand_in.base_url,
+        # outbound webhooks on a compressed schedule: retries from 0.3 s, given up after 6 s
+        "CALLSCOPE_WEBHOOK_RETRY_BASE_SECONDS": "0.3",
+        "CALLSCOPE_WEBHOOK_RETRY_MAX_DELAY_SECONDS": "1",
+        "CALLSCOPE_WEBHOOK_RETRY_WINDOW_SECONDS": "6",
+        "CALLSCOPE_WEBHOOK_READ_TIMEOUT_SECONDS": "1",
+        "CALLSCOPE_WEBHOOK_POLL_SECONDS": "0.3",
     }
 
 

@@ -71,9 +71,9 @@ def test_a_stored_recording_is_analysed_next_and_a_generated_transcript_is_judge
     assert p.next_tasks(p.AUDIO_METRICS, p.Report(p.TRANSCRIBED, join_ready=True)) == [p.LLM_JUDGES, p.CODE_JUDGES]
 
 
-def test_code_judges_then_finalize_then_nothing():
+def test_code_judges_then_finalize_then_the_webhooks():
     assert p.next_tasks(p.CODE_JUDGES, p.Report(p.JUDGED)) == [p.FINALIZE]
-    assert p.next_tasks(p.FINALIZE, p.Report(p.DECIDED)) == []
+    assert p.next_tasks(p.FINALIZE, p.Report(p.DECIDED)) == [p.DISPATCH_WEBHOOKS]
 
 
 def test_an_outcome_a_stage_cannot_report_is_an_error():
@@ -84,7 +84,7 @@ def test_an_outcome_a_stage_cannot_report_is_an_error():
 def test_the_rules_cover_every_stage_and_name_only_stages_or_steps():
     assert {stage for stage, _ in p.RULES} == set(STAGES)
     targets = {step for steps in p.RULES.values() for step in steps}
-    assert targets <= set(STAGES) | {p.JOIN, p.PENDING_BRANCHES}
+    assert targets <= set(STAGES) | {p.JOIN, p.PENDING_BRANCHES, p.DISPATCH_WEBHOOKS}
 
 
 def test_the_join_is_reached_from_every_start():
@@ -98,7 +98,7 @@ def test_the_join_is_reached_from_every_start():
         for (name, what), _ in p.RULES.items():
             if name == stage:
                 frontier += [t for t in p.next_tasks(stage, ended[what]) if t not in seen]
-    assert seen == set(STAGES)
+    assert seen == set(STAGES) | {p.DISPATCH_WEBHOOKS}
 
 
 def test_branches_and_their_terminal_states_are_the_tables_of_app_status():

@@ -26,7 +26,7 @@ class Sent:
     def __init__(self):
         self.tasks: list[tuple[str, int]] = []
 
-    def __call__(self, name, call_id):
+    def __call__(self, name, call_id, countdown=None):
         self.tasks.append((name, call_id))
 
 

@@ -309,3 +309,20 @@ def test_endless_body_stops_at_the_size_limit_with_bounded_memory(server, tmp_pa
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert err.value.code == "recording_too_large" and not err.value.transient
     assert grown_mb < 32, f"streaming 64 MiB grew the process by {grown_mb:.0f} MB"
+
+
+def test_webhook_posts_go_through_the_same_address_and_port_rules(server):
+    """Outbound webhooks use the downloader's post(): a port outside the allowed ones and a
+    private address are refused before anything is dialled; an allowed one is posted to."""
+    dialer = RecordingDialer(loopback_port=server.port)
+    limits = FetchLimits(connect_timeout=2, read_timeout=2, total_timeout=4, max_redirects=0)
+    client = Downloader(PUBLIC, limits, resolver=fake_dns({"hooks.example.com": ["93.184.216.34"],
+                                                           "inside.example.com": ["10.1.2.3"]}), dialer=dialer)
+    for url in ("http://hooks.example.com:6379/hook", "https://inside.example.com/hook", "http://192.0.0.9/hook"):
+        with pytest.raises(StageFailure) as err:
+            client.post(url, b"{}", {"content-type": "application/json"})
+        assert err.value.code == "recording_forbidden_address", url
+    assert dialer.dialled == []
+    # the loopback stand-in for 93.184.216.34 has no POST route: its 501 proves the post arrived
+    assert client.post("http://hooks.example.com/hook", b"{}", {"content-type": "application/json"}) == 501
+    assert dialer.dialled == [("93.184.216.34", 80)]

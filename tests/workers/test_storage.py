@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from app.settings import Settings
-from app.storage import LocalStorage, S3Storage, recording_key
+from app.storage import LocalStorage, S3Storage, inbound_audio_key, recording_key
 from tests.conftest import JWT_KEYS, SECRET, service_url
 
 pytestmark = pytest.mark.services
@@ -39,6 +39,20 @@ def test_s3_round_trip_and_presign(s3, tmp_path):
     response = requests.get(url, timeout=10)
     assert response.status_code == 200 and response.content == src.read_bytes()
     assert "X-Amz-Expires=3600" in url
+
+
+def test_s3_deletes_one_platform_audio_object(s3, tmp_path):
+    """Erasure deletes a platform's audio stored outside the call's prefix; twice is no error."""
+    src = tmp_path / "in.mp3"
+    src.write_bytes(b"ID3audio")
+    key, other = inbound_audio_key(7, 3, "conv-1"), inbound_audio_key(7, 3, "conv-10")
+    for k in (key, other):
+        s3.put_file(k, str(src), "audio/mpeg")
+    s3.delete_key(key)
+    s3.delete_key(key)
+    assert not s3.exists(key) and s3.exists(other)
+    with pytest.raises(ValueError):
+        s3.delete_key("inbound/7/3/")
 
 
 def test_local_storage_signed_links(tmp_path):

@@ -9,6 +9,7 @@ from app.db.pool import transaction
 from app.status import FAILED
 from workers.context import WorkerDeps
 from workers.judges.verdicts import call_success, standard_verdicts
+from workers.metrics.reported import compare_latency, reported_turn_latencies
 from workers.pipeline import DECIDED, FINALIZE, Report, final_status, stage
 
 _UNWRITTEN = "No stage computed this metric."
@@ -23,6 +24,7 @@ def finalize_call(deps: WorkerDeps, call: CallRow) -> Report:
             results_db.complete_result(conn, call_id, key, FAILED, error_code="internal_error",
                                        error_message=_UNWRITTEN)
         custom_db.fail_pending_custom_results(conn, call_id, "internal_error", _UNWRITTEN)
+        _add_reported_latency(conn, call)
         results = results_db.call_results(conn, call_id)
         verdicts = standard_verdicts(call["standard_criteria"], results)
         for key, (passed, critical) in verdicts.items():
@@ -38,3 +40,15 @@ def finalize_call(deps: WorkerDeps, call: CallRow) -> Report:
         pipeline_db.finalize_call(conn, call_id, status, success, code, message)
         pipeline_db.finish_stage(conn, call_id, FINALIZE)
     return Report(DECIDED)
+
+
+def _add_reported_latency(conn, call: CallRow) -> None:
+    """A platform call's own per-turn latency goes next to the measured one, in latency_ms's
+    result (`reported`); rewritten identically on a redelivery."""
+    platform = (call["metadata"] or {}).get("platform")
+    reported = reported_turn_latencies(platform) if isinstance(platform, dict) else None
+    if reported is None:
+        return
+    measured = results_db.computed_result_data(conn, call["id"], "latency_ms")
+    if measured is not None:
+        results_db.add_to_result_data(conn, call["id"], "latency_ms", "reported", compare_latency(measured, *reported))

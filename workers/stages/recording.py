@@ -18,6 +18,7 @@ from workers.metrics.inputs import from_transcript
 from workers.metrics.registry import Outcome, compute
 from workers.pipeline import AUDIO_ONLY, BRANCH_ENDED, FETCH_RECORDING, RECORDING_STORED, Report, judges_wait_for_audio, stage
 from workers.stages.common import end_branch, end_unjudged_llm_branch, write_outcomes
+from workers.stages.sources import obtain_recording
 
 
 def fail_audio_branch(deps: WorkerDeps, call: CallRow, failure: StageFailure) -> Report:
@@ -54,7 +55,7 @@ def fetch_recording(deps: WorkerDeps, call: CallRow) -> Report | None:
     call_id = call["id"]
     with tempfile.TemporaryDirectory(prefix="callscope-fetch-") as workdir:
         path = os.path.join(workdir, "recording")
-        deps.downloader.download(call["source_recording_url"] or "", path)
+        obtain_recording(deps, call, path)
         try:
             info = probe(path)
         except UndecodableAudio as exc:  # the audio room's own exception, mapped here
