@@ -14,8 +14,10 @@ TTS being stopped). Offsetting each clip by its start and joining per party give
 
 **Guard bands.** Where a truth value sits within a few tens of milliseconds of a metric's
 threshold (an overlap of 300 ms against `interruption_min_overlap_ms`, a user turn of 1 s against
-`backchannel_max_ms`, a gap of 2 s against `silence_threshold_ms`), either answer is within the
-edge tolerance, so an exact-count comparison would measure luck. The planner moves such events
+`backchannel_max_ms`, a gap of 2 s against `silence_threshold_ms`, a barge-in whose caller
+stops within 60 ms of the agent — which of them stopped last decides whether the agent's next
+words are a response with a latency), either answer is within the edge tolerance, so an
+exact-count comparison would measure luck. The planner moves such events
 out of the band (GUARD) and says so here; nothing else is filtered.
 """
 from __future__ import annotations
@@ -31,7 +33,8 @@ AI, USER = "ai", "user"
 AUDIBLE_DB = -40.0
 MERGE_GAP, MIN_SEGMENT = 0.3, 0.1
 FADE = 0.01
-GUARD = {"overlap": (0.24, 0.37), "short_turn": (0.9, 1.1), "silence": (1.85, 2.15), "false_stop": (0.9, 1.1)}
+GUARD = {"overlap": (0.24, 0.37), "short_turn": (0.9, 1.1), "silence": (1.85, 2.15), "false_stop": (0.9, 1.1),
+         "ends_together": (-0.06, 0.06)}
 TUNING_SEEDS = range(1000, 1040)     # the engine may be tuned on these…
 REPORT_SEEDS = range(1, 61)          # …and figures are quoted from these only
 Segment = tuple[float, float]
@@ -237,8 +240,10 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
                 end = ai_end
                 if yields and start + stop < ai_end - 0.05:
                     end = plan.cut_clip(ai_index, start + stop)
-                overlap = min(end, start + clip_segments(user_clip)[0][1]) - start
-                if end > start and not _in(overlap, "overlap"):
+                user_segments = clip_segments(user_clip)
+                overlap = min(end, start + user_segments[0][1]) - start
+                ends_apart = start + user_segments[-1][1] - end
+                if end > start and not _in(overlap, "overlap") and not _in(ends_apart, "ends_together"):
                     user_start, ai_stop_end = start, end
                     break
                 plan.uncut(ai_index)  # try another moment
