@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.api.responses import _Page
 from app.api.schemas import StrictBoolean, StrictInteger, StrictSchema, fetchable_url
 from app.catalogue import STANDARD_KEYS
+from app.service.reanalysis import METRIC_VERSIONS
 from app.urls import MAX_URL_LENGTH
 
 PLATFORMS = ("vapi", "retell", "elevenlabs")
@@ -149,7 +150,7 @@ class ReanalyzeSchema(StrictSchema):
     standard_metrics = fields.List(fields.String(validate=validate.OneOf(STANDARD_KEYS)),
                                    validate=validate.Length(max=len(STANDARD_KEYS)))
     metric_ids = fields.List(StrictInteger(validate=validate.Range(min=1)), validate=validate.Length(max=200))
-    metric_versions = fields.String(load_default="current", validate=validate.OneOf(("current", "original")),
+    metric_versions = fields.String(load_default="current", validate=validate.OneOf(METRIC_VERSIONS),
                                     metadata={"description": "Custom metrics: each one's `current` version, or the "
                                                              "`original` one the call was analysed with."})
 

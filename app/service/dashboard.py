@@ -1,5 +1,6 @@
 """The dashboard's use cases: the calls list, one call with everything needed to draw it, an
-agent's trends. Reads only; changes go through the same use cases as the API (app/service/calls.py)."""
+agent's trends. Reads only; changes go through the same use cases as the API
+(app/service/calls.py, app/service/reanalysis.py)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -9,8 +10,11 @@ from app.db import calls as calls_db
 from app.db import dashboard as dashboard_db
 from app.db.pool import transaction
 from app.errors import NotFound
+from app.service import reanalysis
 from app.service.calls import get_call, update_call
 from app.service.deps import Deps
+
+RUNS_SHOWN = 10  # the call page lists the newest earlier runs; GET /calls/{ref}/runs has them all
 
 SORT_KEYS = tuple(dashboard_db.SORTS)
 
@@ -44,15 +48,38 @@ def call_page(deps: Deps, workspace_id: int, call_id: int) -> dict:
     criteria: dict[str, list[dict]] = {}
     for item in agent["standard_criteria"] or []:  # "metric" is "<metric_key>.<field path>"
         criteria.setdefault(item["metric"].split(".")[0], []).append(item)
-    return {**call, "agent": agent, "thresholds": thresholds_for(agent["analysis_settings"]), "criteria": criteria}
+    runs = reanalysis.earlier_runs(deps, workspace_id, str(call_id))["items"]
+    return {**call, "agent": agent, "thresholds": thresholds_for(agent["analysis_settings"]), "criteria": criteria,
+            "earlier_runs": [_run_summary(r) for r in runs[:RUNS_SHOWN]], "earlier_runs_total": len(runs)}
 
 
-def annotate_call(deps: Deps, workspace_id: int, call_id: int, changes: dict) -> dict:
-    """Tag/label a call by its internal id (never by an identifier that happens to be digits)."""
+def _run_summary(run: dict) -> dict:
+    """An earlier run as the call page lists it: its outcome and how many checks failed."""
+    verdicts = [r.get("passed") for r in (run["results"] or []) + (run["custom_results"] or [])]
+    return {key: run[key] for key in ("run", "analysis_status", "call_success", "failure_code", "finished_at",
+                                      "replaced_at")} | {
+        "failed": sum(v is False for v in verdicts), "judged": sum(v is not None for v in verdicts)}
+
+
+def _own_call_ref(deps: Deps, workspace_id: int, call_id: int) -> str:
+    """The API use cases take a ref (id or call_identifier): make sure the dashboard's internal
+    id is one of this workspace's calls, so it is never read as another call's digit identifier."""
     with transaction(deps.pool) as conn:
         if calls_db.get_call(conn, workspace_id, call_id) is None:
             raise NotFound("No such call.")
-    return update_call(deps, workspace_id, str(call_id), changes)
+    return str(call_id)
+
+
+def annotate_call(deps: Deps, workspace_id: int, call_id: int, changes: dict) -> dict:
+    """Tag/label a call by its internal id, through PATCH /calls/{id}'s use case."""
+    return update_call(deps, workspace_id, _own_call_ref(deps, workspace_id, call_id), changes)
+
+
+def reanalyze_call(deps: Deps, workspace_id: int, call_id: int, metric_versions: str) -> dict:
+    """Analyse the whole call again, through POST /calls/{id}/reanalyze's use case
+    (docs/dashboard.md#re-analysis). Raises Conflict `analysis_in_progress` while it is pending."""
+    return reanalysis.reanalyze_call(deps, workspace_id, _own_call_ref(deps, workspace_id, call_id),
+                                     {"metric_versions": metric_versions})
 
 
 def agent_trends(deps: Deps, workspace_id: int, agent_id: int, period: tuple[datetime, datetime],

@@ -13,6 +13,9 @@ from app.service.calls import resolve_call_id
 from app.service.deps import Deps
 from app.status import PENDING
 
+# which definition a custom metric is judged by on re-analysis: its latest, or the one used before
+METRIC_VERSIONS = ("current", "original")
+
 
 def _options(data: dict) -> dict:
     return {"standard_metrics": data.get("standard_metrics"), "metric_ids": data.get("metric_ids"),
