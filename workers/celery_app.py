@@ -8,7 +8,7 @@ import threading
 from celery import Celery, signals
 
 from app.logs import configure_logging, log_context
-from app.queue import QUEUE, QUEUES, celery_config
+from app.queue import QUEUES, celery_config, queue_for
 from app.settings import Settings
 from workers import pipeline
 from workers.context import WorkerDeps
@@ -26,11 +26,12 @@ celery.conf.update(celery_config(settings))
 celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
-                          "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+                          "options": {"queue": queue_for(pipeline.SWEEP), "expires": settings.sweep_interval_seconds}},
     "poll-webhooks": {"task": pipeline.POLL_WEBHOOKS, "schedule": settings.webhook_poll_seconds,
-                      "options": {"queue": QUEUE, "expires": settings.webhook_poll_seconds}},
+                      "options": {"queue": queue_for(pipeline.POLL_WEBHOOKS), "expires": settings.webhook_poll_seconds}},
     "erase-expired-calls": {"task": pipeline.ERASE_EXPIRED, "schedule": float(settings.retention_interval_seconds),
-                            "options": {"queue": QUEUE, "expires": settings.retention_interval_seconds}},
+                            "options": {"queue": queue_for(pipeline.ERASE_EXPIRED),
+                                       "expires": settings.retention_interval_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 
@@ -39,8 +40,8 @@ _deps_lock = threading.Lock()
 
 
 def queue_depth() -> int | None:
-    """Messages waiting in the `calls` and `code_judges` queues (Redis lists), or None if the
-    broker is unreachable."""
+    """Messages waiting in every queue (Redis lists; app/queue.py), or None if the broker is
+    unreachable."""
     try:
         with celery.connection_for_read() as conn:
             client = conn.default_channel.client

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app import catalogue
-from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, JUDGE_QUEUE, QUEUE, REANALYSIS_JOB_TASK
+from app.queue import ANALYZE_TASK, AUDIO_METRICS_TASK, DELIVER_WEBHOOK_TASK, REANALYSIS_JOB_TASK, queue_for
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 ANALYZE = ANALYZE_TASK  # the web process sends it by this name (app/queue.py)
 TRANSCRIPT_METRICS = "calls.transcript_metrics"
 FETCH_RECORDING = "calls.fetch_recording"
-AUDIO_METRICS = "calls.audio_metrics"
+AUDIO_METRICS = AUDIO_METRICS_TASK
 LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
@@ -215,12 +215,20 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
             if report is None:
                 return
             for task in next_tasks(name, report):
-                deps.send(task, call_id)
+                deps.send(task, call_id, queue=route(task, report.call or call, deps.settings.transcriber != "none"))
             end_stage(deps, call_id, name)
 
         return run
 
     return wrap
+
+
+def route(task: str, call: Mapping[str, Any], transcriber_on: bool) -> str:
+    """The queue of a stage sent for `call` (app/queue.py holds the routes): the audio stage of a
+    call whose transcript is still to be generated goes to the transcription workers — when the
+    deployment transcribes at all (CALLSCOPE_TRANSCRIBER, the same on every worker that sends
+    it); without a transcriber it is decoding only and stays on the audio queue."""
+    return queue_for(task, transcribing=transcriber_on and call.get("transcription_status") == PENDING)
 
 
 def send_deliveries(deps: WorkerDeps, delivery_ids: list[int]) -> int:
@@ -252,10 +260,9 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
     """The send function of WorkerDeps: publish a stage by name. A broker outage is logged, not
     raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
 
-    def send(task_name: str, call_id: int, countdown: float | None = None) -> None:
+    def send(task_name: str, call_id: int, countdown: float | None = None, queue: str | None = None) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE,
-                             countdown=countdown)
+            celery.send_task(task_name, args=(call_id,), queue=queue or queue_for(task_name), countdown=countdown)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})
