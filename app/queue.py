@@ -111,6 +111,17 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
+def queue_depths(celery: Celery) -> dict[str, int] | None:
+    """Messages waiting in each queue (the length of its Redis list), or None when the broker
+    does not answer."""
+    try:
+        with celery.connection_for_read() as conn:
+            client = conn.default_channel.client
+            return {name: int(client.llen(name)) for name in QUEUES}
+    except Exception:  # kombu and redis raise many types; any of them means "cannot say"
+        return None
+
+
 def make_celery(settings: Settings, name: str = "callscope") -> Celery:
     celery = Celery(name)
     celery.conf.update(celery_config(settings))
@@ -145,6 +156,9 @@ class TaskQueue:
             log.warning("send failed; the periodic task will pick the work up",
                         extra={"task": task_name, "object_id": object_id, "error": repr(exc)})
             return False
+
+    def depths(self) -> dict[str, int] | None:
+        return queue_depths(self._celery)
 
     def ping(self) -> bool:
         try:

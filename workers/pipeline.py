@@ -26,7 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app import catalogue
+from app import catalogue, telemetry
+from app.errors import ServiceUnavailable
 from app.queue import ANALYZE_TASK, AUDIO_METRICS_TASK, DELIVER_WEBHOOK_TASK, REANALYSIS_JOB_TASK, queue_for
 from app.settings import Settings
 from app.status import (
@@ -68,6 +69,11 @@ RECORDING_STORED = "recording_stored"  # fetch: the recording is in storage, its
 TRANSCRIBED = "transcribed"    # audio: branch ended, and it made the transcript the LLM judges waited for
 JUDGED = "judged"              # code judges: every code metric has its result
 DECIDED = "decided"            # finalize: the call has its final status
+
+# Outcomes of a stage run that are not reports (the `outcome` label of callscope_stage_runs_total)
+NOTHING_TO_DO = "nothing_to_do"  # the call was final or the work already done
+FAILED_RUN = "failed"            # the failure ended the branch (exhausted) or had nowhere to go
+RETRY = "retry"                  # a transient failure, raised for the task to retry
 
 # Steps of RULES besides task names
 JOIN = "join"                          # the code judges, only if this commit ended the last branch
@@ -198,9 +204,23 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
 
         @functools.wraps(body)
         def run(deps: WorkerDeps, call_id: int, retries_done: int = 0) -> None:
+            # timed and counted by outcome (docs/operations.md#metrics)
+            with telemetry.timed_stage(name) as record:
+                try:
+                    record["outcome"] = run_once(deps, call_id, retries_done)
+                except StageFailure as failure:  # raised for the task to retry, or a stage without `exhausted`
+                    record["outcome"] = RETRY if failure.transient else FAILED_RUN
+                    if not failure.transient:
+                        telemetry.STAGE_FAILURES.labels(name, failure.code).inc()
+                    raise
+                except ServiceUnavailable:  # the database is away: the task retries (workers/base.py)
+                    record["outcome"] = RETRY
+                    raise
+
+        def run_once(deps: WorkerDeps, call_id: int, retries_done: int) -> str:
             call = begin_stage(deps, call_id, name, retries_done)
             if call is None:
-                return
+                return NOTHING_TO_DO
             final_try = not retry_policy(deps.settings).retries_left(retries_done)
             try:
                 report = body(deps, call, final_try=final_try) if wants_final_try else body(deps, call)
@@ -211,12 +231,17 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
                     failure = StageFailure(failure.code, f"{failure.message} (after {retries_done} retries)")
                 log.info("stage failed", extra={"call_id": call_id, "task": name, "code": failure.code,
                                                 "reason": failure.message})
+                telemetry.STAGE_FAILURES.labels(name, failure.code).inc()
                 report = exhausted(deps, call, failure)
+                what = FAILED_RUN
+            else:
+                what = report.what if report is not None else NOTHING_TO_DO
             if report is None:
-                return
+                return what
             for task in next_tasks(name, report):
                 deps.send(task, call_id, queue=route(task, report.call or call, deps.settings.transcriber != "none"))
             end_stage(deps, call_id, name)
+            return what
 
         return run
 
