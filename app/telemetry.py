@@ -103,18 +103,21 @@ class BacklogCollector(Collector):
 def exposition(metrics_dir: str, backlog: Callable[[], Backlog] | None = None) -> tuple[bytes, str]:
     """The text format of every metric of this process — of every process sharing `metrics_dir`
     when it is set — plus the backlog read now. (body, content type)."""
-    registry = CollectorRegistry()
-    if metrics_dir:
-        multiprocess.MultiProcessCollector(registry, path=metrics_dir)
-        collectors = [registry]
-    else:
-        collectors = [REGISTRY]
-    body = b"".join(generate_latest(r) for r in collectors)
+    body = generate_latest(_registry(metrics_dir))
     if backlog is not None:
         extra = CollectorRegistry()
         extra.register(BacklogCollector(backlog))
         body += generate_latest(extra)
     return body, CONTENT_TYPE_LATEST
+
+
+def _registry(metrics_dir: str) -> CollectorRegistry:
+    """This process's metrics, or, with `metrics_dir`, the sum over every process writing there."""
+    if not metrics_dir:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=metrics_dir)
+    return registry
 
 
 def reset_metrics_dir(metrics_dir: str) -> None:
@@ -134,10 +137,7 @@ def process_exited(metrics_dir: str, pid: int) -> None:
 def serve(port: int, address: str, metrics_dir: str) -> None:
     """The worker's endpoint: GET http://address:port/metrics, in a thread of the worker's main
     process, reading every pool process's files when `metrics_dir` is set."""
-    registry = CollectorRegistry()
-    if metrics_dir:
-        multiprocess.MultiProcessCollector(registry, path=metrics_dir)
-    start_http_server(port, address, registry=registry if metrics_dir else REGISTRY)
+    start_http_server(port, address, registry=_registry(metrics_dir))
     log.info("metrics endpoint up", extra={"port": port, "address": address})
 
 

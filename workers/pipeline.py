@@ -8,7 +8,9 @@
 
 Stages never send. Each stage body is wrapped by `stage(NAME)`: the wrapper counts the delivery
 and loads the call, the body does its work, commits it and returns a `Report` (what happened,
-and whether its commit ended the last branch), and `RULES` says what is sent. A body that finds
+and whether its commit ended the last branch), and `RULES` says what is sent; the wrapper also
+times each run and counts its outcome (docs/operations.md#metrics), and picks each task's queue
+(`route`, docs/pipeline.md#queues). A body that finds
 its work already done returns None and nothing is sent: the commit that did the work sent it.
 A failure (`StageFailure`) that may not be retried any more goes to the stage's `exhausted`
 handler, which ends its branch with the code and reports like a body.

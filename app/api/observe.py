@@ -8,6 +8,9 @@ from flask import Flask, Response, g, request
 
 from app import telemetry
 
+# a client may send any method name; a label per invented one would grow without bound
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
 
 def register_request_metrics(app: Flask) -> None:
     @app.before_request
@@ -18,10 +21,11 @@ def register_request_metrics(app: Flask) -> None:
     def _count(response: Response) -> Response:
         # the rule's template, never the raw path: one series per route, whatever the ids
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        telemetry.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        method = request.method if request.method in _METHODS else "other"
+        telemetry.HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
         started = g.get("metrics_started")
         if started is not None:
-            telemetry.HTTP_DURATION.labels(route, request.method).observe(time.perf_counter() - started)
+            telemetry.HTTP_DURATION.labels(route, method).observe(time.perf_counter() - started)
         if response.status_code >= 400:
             body = response.get_json(silent=True) if response.is_json else None
             error = body.get("error") if isinstance(body, dict) else None

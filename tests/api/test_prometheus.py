@@ -47,9 +47,11 @@ def test_an_unknown_path_is_one_series_not_one_per_path(client):
     before = scrape(client)
     for path in ("/nothing-here", "/wp-login.php", "/api/public/v1/nope"):
         assert client.get(path).status_code == 404
+    assert client.open("/api/public/v1/calls", method="BREW").status_code == 405
     after = scrape(client)
     assert moved(before, after, "callscope_http_requests_total", route="unmatched", method="GET", status="404") == 3
-    assert not any("wp-login" in str(labels) for _, labels in after)
+    assert moved(before, after, "callscope_http_requests_total", route="unmatched", method="other", status="405") == 1
+    assert not any("wp-login" in str(labels) or "BREW" in str(labels) for _, labels in after)
 
 
 def test_the_scrape_survives_a_database_outage(settings):
