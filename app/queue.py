@@ -9,19 +9,60 @@ from __future__ import annotations
 import logging
 
 from celery import Celery
+from kombu import Exchange, Queue
 
 from app.settings import Settings
 
 ANALYZE_TASK = "calls.analyze"
+AUDIO_METRICS_TASK = "calls.audio_metrics"
 DELIVER_WEBHOOK_TASK = "webhooks.deliver"
 REANALYSIS_JOB_TASK = "reanalysis.run_job"
-QUEUE = "calls"
+
+# One queue per kind of work (docs/pipeline.md#queues), so a worker kind can be sized for its
+# work and a transcript-only call never waits behind queued transcriptions.
+CONTROL_QUEUE = "control"          # short database work: plan, transcript metrics, finalize, beat, webhooks
+AUDIO_QUEUE = "audio"              # download, decode, speech activity, audio metrics (CPU, memory)
+TRANSCRIPTION_QUEUE = "transcription"  # the audio stage of a call whose transcript is to be generated
+LLM_QUEUE = "llm_judges"           # network-bound: many concurrent requests to the LLM provider
 # The code judges have a queue of their own, so they can run in a worker kind of their own where
 # the main workers' runtime forbids the user namespaces their box needs
-# (docs/operations.md#the-code-judge-worker). A worker that does everything consumes both.
+# (docs/operations.md#the-code-judge-worker).
 JUDGE_QUEUE = "code_judges"
-QUEUES = (QUEUE, JUDGE_QUEUE)
+# Every task went to `calls` before the queues were split. Messages already waiting there stay
+# there across an upgrade: the control worker consumes it too, until it is empty for good.
+LEGACY_QUEUE = "calls"
+QUEUES = (CONTROL_QUEUE, AUDIO_QUEUE, TRANSCRIPTION_QUEUE, LLM_QUEUE, JUDGE_QUEUE, LEGACY_QUEUE)
+
+# The routes, in one place: task name -> queue. A task not listed goes to CONTROL_QUEUE. The
+# names are the stable task names of workers/pipeline.py (the web process cannot import it);
+# tests/unit/test_queue_routes.py checks that every task the worker registers is listed here.
+ROUTES: dict[str, str] = {
+    ANALYZE_TASK: CONTROL_QUEUE,
+    "calls.transcript_metrics": CONTROL_QUEUE,  # pure functions over a transcript: milliseconds
+    "calls.finalize": CONTROL_QUEUE,
+    "calls.sweep": CONTROL_QUEUE,
+    "calls.erase_expired": CONTROL_QUEUE,
+    "webhooks.dispatch": CONTROL_QUEUE,
+    DELIVER_WEBHOOK_TASK: CONTROL_QUEUE,
+    "webhooks.poll": CONTROL_QUEUE,
+    REANALYSIS_JOB_TASK: CONTROL_QUEUE,
+    "calls.fetch_recording": AUDIO_QUEUE,
+    AUDIO_METRICS_TASK: AUDIO_QUEUE,
+    "calls.llm_judges": LLM_QUEUE,
+    "calls.code_judges": JUDGE_QUEUE,
+}
 log = logging.getLogger(__name__)
+
+
+def queue_for(task_name: str, transcribing: bool = False) -> str:
+    """The queue `task_name` is sent to. `transcribing`: the call's transcript is still to be
+    generated. The audio stage transcribes in the same pass as it decodes (one decode feeds
+    speech activity and the speech recogniser), so it is the call's state, not the task name,
+    that says whether it is transcription work — seconds to minutes per call — or seconds of
+    decoding."""
+    if task_name == AUDIO_METRICS_TASK and transcribing:
+        return TRANSCRIPTION_QUEUE
+    return ROUTES.get(task_name, CONTROL_QUEUE)
 
 # Publishing must not hold a request hostage while Redis is down: one quick retry, then give up.
 _PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
@@ -43,7 +84,14 @@ def celery_config(settings: Settings) -> dict:
         "broker_connection_retry_on_startup": True,
         "result_backend": None,
         "task_ignore_result": True,
-        "task_default_queue": QUEUE,
+        "task_default_queue": CONTROL_QUEUE,
+        # Declared, so a worker started without --queues consumes every one of them (the legacy
+        # queue included) and strands nothing; each is a direct exchange of its own name, as
+        # Celery made them on the fly before.
+        "task_queues": tuple(Queue(name, Exchange(name, "direct"), routing_key=name) for name in QUEUES),
+        # For any send that names no queue; the senders in this code name it (queue_for). A
+        # retry goes back to the queue it came from (Celery keeps the delivery info).
+        "task_routes": {name: {"queue": queue} for name, queue in ROUTES.items()},
         "task_serializer": "json",
         "accept_content": ["json"],
         # Late ack + reject when the worker dies: a SIGKILLed task is redelivered, not lost.
@@ -63,6 +111,17 @@ def celery_config(settings: Settings) -> dict:
     }
 
 
+def queue_depths(celery: Celery) -> dict[str, int] | None:
+    """Messages waiting in each queue (the length of its Redis list), or None when the broker
+    does not answer."""
+    try:
+        with celery.connection_for_read() as conn:
+            client = conn.default_channel.client
+            return {name: int(client.llen(name)) for name in QUEUES}
+    except Exception:  # kombu and redis raise many types; any of them means "cannot say"
+        return None
+
+
 def make_celery(settings: Settings, name: str = "callscope") -> Celery:
     celery = Celery(name)
     celery.conf.update(celery_config(settings))
@@ -78,7 +137,7 @@ class TaskQueue:
     def enqueue_analysis(self, call_id: int) -> bool:
         """Publish `calls.analyze(call_id)`; False (logged) when the broker is unreachable."""
         try:
-            self._celery.send_task(ANALYZE_TASK, args=[call_id], queue=QUEUE,
+            self._celery.send_task(ANALYZE_TASK, args=[call_id], queue=queue_for(ANALYZE_TASK),
                                    retry=True, retry_policy=_PUBLISH_RETRY)
             return True
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
@@ -90,12 +149,16 @@ class TaskQueue:
         """Publish another task by name (e.g. a webhook redelivery); False (logged) when the
         broker is unreachable — the work is in Postgres and a periodic task picks it up."""
         try:
-            self._celery.send_task(task_name, args=[object_id], queue=QUEUE, retry=True, retry_policy=_PUBLISH_RETRY)
+            self._celery.send_task(task_name, args=[object_id], queue=queue_for(task_name), retry=True,
+                                   retry_policy=_PUBLISH_RETRY)
             return True
         except Exception as exc:  # kombu raises many types
             log.warning("send failed; the periodic task will pick the work up",
                         extra={"task": task_name, "object_id": object_id, "error": repr(exc)})
             return False
+
+    def depths(self) -> dict[str, int] | None:
+        return queue_depths(self._celery)
 
     def ping(self) -> bool:
         try:

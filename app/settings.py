@@ -164,6 +164,15 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "Calls a bulk re-analysis job sends back to analysis per second (docs/api.md#re-analysis)."),
     ("webhook_poll_seconds", "CALLSCOPE_WEBHOOK_POLL_SECONDS", "15",
      "How often beat sends the webhook deliveries that are due (retries wait in Postgres, not in the broker)."),
+    ("worker_metrics_port", "CALLSCOPE_WORKER_METRICS_PORT", "0",
+     "Worker only: port of the worker's Prometheus endpoint (docs/operations.md#metrics); `0`: none. "
+     "One port per worker on a host (the Procfile gives each profile its own)."),
+    ("worker_metrics_address", "CALLSCOPE_WORKER_METRICS_ADDRESS", "127.0.0.1",
+     "Worker only: address the Prometheus endpoint listens on (`0.0.0.0` in a container)."),
+    ("metrics_dir", "PROMETHEUS_MULTIPROC_DIR", "",
+     "prometheus_client's multi-process directory (its own variable, read when it is imported): "
+     "required for whole counts from several gunicorn or prefork processes; one per web or worker "
+     "instance, emptied when it starts. `deploy/gunicorn.conf.py` and the Procfile set it."),
 )
 
 
@@ -236,6 +245,9 @@ class Settings:
     webhook_rotation_grace_seconds: int
     reanalysis_per_second: int
     webhook_poll_seconds: float
+    worker_metrics_port: int
+    worker_metrics_address: str
+    metrics_dir: str
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, secrets: bool = True, **overrides) -> Settings:
@@ -315,7 +327,7 @@ _INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redi
          "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
-         "reanalysis_per_second"}
+         "reanalysis_per_second", "worker_metrics_port"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
            "asr_timeout_seconds", "webhook_retry_base_seconds", "webhook_retry_max_delay_seconds",

@@ -135,7 +135,9 @@ json.dump(demo, open(sys.argv[1], "w"), indent=2)
 PY
 fi
 
-log "starting web (http://127.0.0.1:$PORT), worker, beat and Flower (http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555})"
+# One worker consumes every queue here (the Procfile's `worker`, no --queues); production runs a
+# worker per kind of work (the Procfile's worker-* entries, docs/pipeline.md#queues).
+log "starting web (http://127.0.0.1:$PORT), one worker for all queues, beat and Flower (http://127.0.0.1:${CALLSCOPE_FLOWER_PORT:-5555})"
 # honcho signals its whole process group when it stops: give it a group of its own.
 setsid "$VENV/bin/honcho" start -f Procfile -e "$STATE/env" web worker beat flower &
 HONCHO_PID=$!

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from celery import Task
 
+from app import telemetry
 from app.errors import ServiceUnavailable
 from workers.failure import DATABASE_OUTAGE, RetryPolicy, StageFailure
 
@@ -43,6 +44,7 @@ class StageTask(Task):
     def _retry(self, policy: RetryPolicy, exc: Exception, call_id: int) -> None:
         done = self.request.retries
         if policy.retries_left(done):
+            telemetry.TASK_RETRIES.labels(self.name).inc()
             raise self.retry(countdown=policy.delay(done), exc=exc, max_retries=policy.retries)
         # Still failing after the budget: the call stays pending and the sweeper re-dispatches it
         # (and gives it up with analysis_timeout if it never progresses).

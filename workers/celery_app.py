@@ -3,12 +3,14 @@ the beat schedule, and the per-process resources built lazily in each child afte
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from celery import Celery, signals
 
+from app import telemetry
 from app.logs import configure_logging, log_context
-from app.queue import QUEUE, QUEUES, celery_config
+from app.queue import celery_config, queue_depths, queue_for
 from app.settings import Settings
 from workers import pipeline
 from workers.context import WorkerDeps
@@ -26,11 +28,12 @@ celery.conf.update(celery_config(settings))
 celery.conf.worker_proc_alive_timeout = 60
 celery.conf.beat_schedule = {
     "sweep-stale-calls": {"task": pipeline.SWEEP, "schedule": float(settings.sweep_interval_seconds),
-                          "options": {"queue": QUEUE, "expires": settings.sweep_interval_seconds}},
+                          "options": {"queue": queue_for(pipeline.SWEEP), "expires": settings.sweep_interval_seconds}},
     "poll-webhooks": {"task": pipeline.POLL_WEBHOOKS, "schedule": settings.webhook_poll_seconds,
-                      "options": {"queue": QUEUE, "expires": settings.webhook_poll_seconds}},
+                      "options": {"queue": queue_for(pipeline.POLL_WEBHOOKS), "expires": settings.webhook_poll_seconds}},
     "erase-expired-calls": {"task": pipeline.ERASE_EXPIRED, "schedule": float(settings.retention_interval_seconds),
-                            "options": {"queue": QUEUE, "expires": settings.retention_interval_seconds}},
+                            "options": {"queue": queue_for(pipeline.ERASE_EXPIRED),
+                                       "expires": settings.retention_interval_seconds}},
 }
 app = celery  # `celery -A workers.celery_app` looks for `app` or `celery`
 
@@ -39,14 +42,9 @@ _deps_lock = threading.Lock()
 
 
 def queue_depth() -> int | None:
-    """Messages waiting in the `calls` and `code_judges` queues (Redis lists), or None if the
-    broker is unreachable."""
-    try:
-        with celery.connection_for_read() as conn:
-            client = conn.default_channel.client
-            return sum(int(client.llen(name)) for name in QUEUES)
-    except Exception:
-        return None
+    """Messages waiting in all queues together (app/queue.py), or None if the broker is unreachable."""
+    depths = queue_depths(celery)
+    return None if depths is None else sum(depths.values())
 
 
 def deps() -> WorkerDeps:
@@ -128,6 +126,20 @@ def _check_engines(**_):
         from workers.asr.local import model_path
 
         model_path(settings.asr_model)
+
+
+@signals.worker_init.connect
+def _serve_metrics(**_):
+    """The worker's Prometheus endpoint (CALLSCOPE_WORKER_METRICS_PORT), in the main process
+    before the pool starts; it reads what every pool process counted (PROMETHEUS_MULTIPROC_DIR)."""
+    telemetry.reset_metrics_dir(settings.metrics_dir)  # pool processes write there, served or not
+    if settings.worker_metrics_port:
+        telemetry.serve(settings.worker_metrics_port, settings.worker_metrics_address, settings.metrics_dir)
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_gone(pid=None, **_):
+    telemetry.process_exited(settings.metrics_dir, pid or os.getpid())
 
 
 @signals.worker_process_init.connect

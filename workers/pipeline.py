@@ -8,7 +8,9 @@
 
 Stages never send. Each stage body is wrapped by `stage(NAME)`: the wrapper counts the delivery
 and loads the call, the body does its work, commits it and returns a `Report` (what happened,
-and whether its commit ended the last branch), and `RULES` says what is sent. A body that finds
+and whether its commit ended the last branch), and `RULES` says what is sent; the wrapper also
+times each run and counts its outcome (docs/operations.md#metrics), and picks each task's queue
+(`route`, docs/pipeline.md#queues). A body that finds
 its work already done returns None and nothing is sent: the commit that did the work sent it.
 A failure (`StageFailure`) that may not be retried any more goes to the stage's `exhausted`
 handler, which ends its branch with the code and reports like a body.
@@ -26,8 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app import catalogue
-from app.queue import ANALYZE_TASK, DELIVER_WEBHOOK_TASK, JUDGE_QUEUE, QUEUE, REANALYSIS_JOB_TASK
+from app import catalogue, telemetry
+from app.errors import ServiceUnavailable
+from app.queue import ANALYZE_TASK, AUDIO_METRICS_TASK, DELIVER_WEBHOOK_TASK, REANALYSIS_JOB_TASK, queue_for
 from app.settings import Settings
 from app.status import (
     AUDIO_BRANCH,
@@ -50,7 +53,7 @@ log = logging.getLogger(__name__)
 ANALYZE = ANALYZE_TASK  # the web process sends it by this name (app/queue.py)
 TRANSCRIPT_METRICS = "calls.transcript_metrics"
 FETCH_RECORDING = "calls.fetch_recording"
-AUDIO_METRICS = "calls.audio_metrics"
+AUDIO_METRICS = AUDIO_METRICS_TASK
 LLM_JUDGES = "calls.llm_judges"
 CODE_JUDGES = "calls.code_judges"
 FINALIZE = "calls.finalize"
@@ -68,6 +71,11 @@ RECORDING_STORED = "recording_stored"  # fetch: the recording is in storage, its
 TRANSCRIBED = "transcribed"    # audio: branch ended, and it made the transcript the LLM judges waited for
 JUDGED = "judged"              # code judges: every code metric has its result
 DECIDED = "decided"            # finalize: the call has its final status
+
+# Outcomes of a stage run that are not reports (the `outcome` label of callscope_stage_runs_total)
+NOTHING_TO_DO = "nothing_to_do"  # the call was final or the work already done
+FAILED_RUN = "failed"            # the failure ended the branch (exhausted) or had nowhere to go
+RETRY = "retry"                  # a transient failure, raised for the task to retry
 
 # Steps of RULES besides task names
 JOIN = "join"                          # the code judges, only if this commit ended the last branch
@@ -198,9 +206,23 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
 
         @functools.wraps(body)
         def run(deps: WorkerDeps, call_id: int, retries_done: int = 0) -> None:
+            # timed and counted by outcome (docs/operations.md#metrics)
+            with telemetry.timed_stage(name) as record:
+                try:
+                    record["outcome"] = run_once(deps, call_id, retries_done)
+                except StageFailure as failure:  # raised for the task to retry, or a stage without `exhausted`
+                    record["outcome"] = RETRY if failure.transient else FAILED_RUN
+                    if not failure.transient:
+                        telemetry.STAGE_FAILURES.labels(name, failure.code).inc()
+                    raise
+                except ServiceUnavailable:  # the database is away: the task retries (workers/base.py)
+                    record["outcome"] = RETRY
+                    raise
+
+        def run_once(deps: WorkerDeps, call_id: int, retries_done: int) -> str:
             call = begin_stage(deps, call_id, name, retries_done)
             if call is None:
-                return
+                return NOTHING_TO_DO
             final_try = not retry_policy(deps.settings).retries_left(retries_done)
             try:
                 report = body(deps, call, final_try=final_try) if wants_final_try else body(deps, call)
@@ -211,16 +233,29 @@ def stage(name: str, exhausted: Exhausted | None = None) -> Callable[[Body], Cal
                     failure = StageFailure(failure.code, f"{failure.message} (after {retries_done} retries)")
                 log.info("stage failed", extra={"call_id": call_id, "task": name, "code": failure.code,
                                                 "reason": failure.message})
+                telemetry.STAGE_FAILURES.labels(name, failure.code).inc()
                 report = exhausted(deps, call, failure)
+                what = FAILED_RUN
+            else:
+                what = report.what if report is not None else NOTHING_TO_DO
             if report is None:
-                return
+                return what
             for task in next_tasks(name, report):
-                deps.send(task, call_id)
+                deps.send(task, call_id, queue=route(task, report.call or call, deps.settings.transcriber != "none"))
             end_stage(deps, call_id, name)
+            return what
 
         return run
 
     return wrap
+
+
+def route(task: str, call: Mapping[str, Any], transcriber_on: bool) -> str:
+    """The queue of a stage sent for `call` (app/queue.py holds the routes): the audio stage of a
+    call whose transcript is still to be generated goes to the transcription workers — when the
+    deployment transcribes at all (CALLSCOPE_TRANSCRIBER, the same on every worker that sends
+    it); without a transcriber it is decoding only and stays on the audio queue."""
+    return queue_for(task, transcribing=transcriber_on and call.get("transcription_status") == PENDING)
 
 
 def send_deliveries(deps: WorkerDeps, delivery_ids: list[int]) -> int:
@@ -252,10 +287,9 @@ def publisher(celery: Any) -> Callable[[str, int], None]:
     """The send function of WorkerDeps: publish a stage by name. A broker outage is logged, not
     raised: the call stays pending in Postgres and the sweeper re-dispatches it."""
 
-    def send(task_name: str, call_id: int, countdown: float | None = None) -> None:
+    def send(task_name: str, call_id: int, countdown: float | None = None, queue: str | None = None) -> None:
         try:
-            celery.send_task(task_name, args=(call_id,), queue=JUDGE_QUEUE if task_name == CODE_JUDGES else QUEUE,
-                             countdown=countdown)
+            celery.send_task(task_name, args=(call_id,), queue=queue or queue_for(task_name), countdown=countdown)
         except Exception as exc:  # kombu raises many types; any of them leaves the call to the sweeper
             log.warning("send failed; the sweeper will retry",
                         extra={"call_id": call_id, "task": task_name, "error": repr(exc)})

@@ -155,3 +155,19 @@ def merge_platform_event(conn: Conn, call_id: int, platform_data: dict, fields: 
         f"{fills}, updated_at = now() WHERE id = %(id)s",
         {"platform": Jsonb(platform_data), "id": call_id, **{c: fields.get(c) for c in fillable}},
     )
+
+
+
+def pending_ages(conn: Conn, bounds: list[int]) -> tuple[list[int], float]:
+    """Pending calls counted by seconds since they were accepted — one count per age band: below
+    bounds[0], from each bound to the next, from the last on — and the oldest one's age in
+    seconds (0 with none). Reads only the pending rows (the `calls_stale` partial index)."""
+    rows = conn.execute(
+        """SELECT width_bucket(age, %(bounds)s::float8[]) AS band, count(*) AS calls, max(age) AS oldest
+             FROM (SELECT extract(epoch FROM now() - created_at)::float8 AS age
+                     FROM calls WHERE analysis_status = 'pending') pending
+            GROUP BY band""", {"bounds": bounds}).fetchall()
+    counts = [0] * (len(bounds) + 1)
+    for row in rows:
+        counts[row["band"]] = row["calls"]
+    return counts, max((row["oldest"] for row in rows), default=0.0)

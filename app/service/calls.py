@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from app import catalogue
+from app import catalogue, telemetry
 from app.db import calls as calls_db
 from app.db import custom_results as custom_db
 from app.db import history as history_db
@@ -57,6 +57,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
             existing = calls_db.call_id_by_identifier(conn, workspace_id, data["call_identifier"])
             raise Conflict(details={"id": existing, "call_identifier": data["call_identifier"]})
         call_id = inserted["call_id"]
+    telemetry.CALLS_ACCEPTED.labels(data["observation_type"]).inc()
     # After the commit: the worker must never be handed a row it cannot see yet.
     deps.queue.enqueue_analysis(call_id)
     return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": PENDING}

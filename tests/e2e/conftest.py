@@ -151,8 +151,11 @@ def settings_for(env: dict):
 
 
 def start_worker(env: dict, logs: Path, name: str) -> subprocess.Popen:
+    """A worker started without --queues, as the Procfile's `worker` (deploy/dev.sh): it consumes
+    every queue app/queue.py declares, so every e2e test also proves that such a worker strands
+    no task."""
     celery = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
-    return _start(celery + ["worker", "-Q", "calls,code_judges", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
+    return _start(celery + ["worker", "-c", "2", "-n", f"{name}@%h", "--without-mingle",
                             "--without-gossip"], env, logs / f"{name}.log", "ready.")
 
 

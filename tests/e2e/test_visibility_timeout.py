@@ -25,7 +25,7 @@ def test_a_stage_redelivered_by_the_visibility_timeout_writes_once(e2e_env, tmp_
     stack = isolated_stack(e2e_env, "visibility", 6, CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS="30",
                            CALLSCOPE_MAX_STAGE_DELIVERIES="20", CALLSCOPE_STALE_AFTER_SECONDS="600")
     client, tenant = stack.app.test_client(), stack.tenant
-    worker = _start([sys.executable, "-m", "celery", "-A", "tests.e2e.short_visibility_app", "worker", "-Q", "calls,code_judges",
+    worker = _start([sys.executable, "-m", "celery", "-A", "tests.e2e.short_visibility_app", "worker",
                      "-c", "2", "-n", "visibility@%h", "--without-mingle", "--without-gossip"],
                     stack.env, tmp_path / "worker.log", "ready.")
     try:

@@ -25,9 +25,11 @@ class Sent:
 
     def __init__(self):
         self.tasks: list[tuple[str, int]] = []
+        self.queues: list[str | None] = []  # the queue each task was routed to
 
-    def __call__(self, name, call_id, countdown=None):
+    def __call__(self, name, call_id, countdown=None, queue=None):
         self.tasks.append((name, call_id))
+        self.queues.append(queue)
 
 
 class NoQueue:

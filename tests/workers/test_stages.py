@@ -8,7 +8,7 @@ import pytest
 from tests.support.audio import wav_bytes
 from tests.support.http_server import RecordingServer
 from tests.support.transcripts import CALL
-from workers.pipeline import AUDIO_ONLY, CODE_JUDGES, FETCH_RECORDING, TRANSCRIPT_METRICS
+from workers.pipeline import AUDIO_METRICS, AUDIO_ONLY, CODE_JUDGES, FETCH_RECORDING, TRANSCRIPT_METRICS
 from workers.stages import analyze, audio, finalize, recording, sweep, transcript
 
 pytestmark = pytest.mark.services
@@ -56,6 +56,10 @@ def test_join_waits_for_both_branches(env):
         assert deps.storage.exists(row(db, call_id)["recording_key"])
         audio.compute_audio_metrics(deps, call_id)
         assert [t for t in sent.tasks if t[0] == CODE_JUDGES] == [(CODE_JUDGES, call_id)]
+    # each went to its kind's queue; the recording is to be transcribed (docs/pipeline.md#queues)
+    assert dict(zip((t[0] for t in sent.tasks), sent.queues, strict=True)) == {
+        TRANSCRIPT_METRICS: "control", FETCH_RECORDING: "audio", AUDIO_METRICS: "transcription",
+        CODE_JUDGES: "code_judges"}
 
 
 def test_stage_delivered_too_often_fails_the_call_worker_lost(env):

@@ -23,6 +23,7 @@ from typing import Protocol
 
 import requests
 
+from app import telemetry
 from app.criteria import coerce_result
 from app.status import COMPUTED, FAILED
 from workers.failure import RetryPolicy
@@ -140,7 +141,9 @@ class OpenAIJudge:
         for attempt in range(self.max_retries + 1):
             delay = None
             try:
-                response = self.session.post(self.url, json=body, headers=self.headers, timeout=self.timeout)
+                with telemetry.timed_request("llm") as request:
+                    response = self.session.post(self.url, json=body, headers=self.headers, timeout=self.timeout)
+                    request["ok"] = response.status_code == 200
             except requests.RequestException as exc:
                 error = ProviderError("llm_unavailable", f"LLM request failed: {type(exc).__name__}")
             else:

@@ -10,6 +10,7 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+from app import telemetry
 from app.catalogue import thresholds_for
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
@@ -138,10 +139,12 @@ def transcribe(deps: WorkerDeps, analysis: SpeechAnalysis, paths: list[str],
         if len(paths) >= 2:
             ai = _ai_index(analysis)
             speech = [list(analysis.speech.ai), list(analysis.speech.user)] if analysis.speech else None
-            ai_words, user_words = deps.transcriber.transcribe_channels([paths[ai], paths[1 - ai]], speech)
+            with telemetry.timed_request("transcription"):
+                ai_words, user_words = deps.transcriber.transcribe_channels([paths[ai], paths[1 - ai]], speech)
             words = {"ai": ai_words, "user": user_words}
         elif analysis.speech is not None:
-            mono = deps.transcriber.transcribe(paths[0])
+            with telemetry.timed_request("transcription"):
+                mono = deps.transcriber.transcribe(paths[0])
             words = {"ai": [], "user": []}
             for word in mono:
                 middle = (word.start + word.end) / 2

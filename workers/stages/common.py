@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from app import telemetry
 from app.db import custom_results as custom_db
 from app.db import pipeline as pipeline_db
 from app.db import results as results_db
@@ -30,6 +31,8 @@ def begin_stage(deps: WorkerDeps, call_id: int, stage: str, retries_done: int = 
     with transaction(deps.pool) as conn:
         deliveries = pipeline_db.register_delivery(conn, call_id, stage)
         call = pipeline_db.load_call(conn, call_id)
+    if deliveries - retries_done > 1:  # started before, and not as a retry: a redelivery
+        telemetry.STAGE_REDELIVERIES.labels(stage).inc()
     if call is None or call["analysis_status"] != PENDING:
         return None
     if deliveries - retries_done > deps.settings.max_stage_deliveries:
