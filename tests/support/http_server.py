@@ -11,7 +11,46 @@ class _QuietServer(ThreadingHTTPServer):
         pass  # clients that vanish mid-request (killed workers, timeouts) are the point of some tests
 
 
-class RecordingServer:
+class Replies(BaseHTTPRequestHandler):
+    """A quiet request handler with one way to answer."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body=b"", ctype="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 at a free port, serving one handler class; a context
+    manager that starts it on entry and stops it on exit. The stand-ins below build on it."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.httpd = _QuietServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RecordingServer(LoopbackServer):
     """Routes: /files/<name> (registered bytes), /slowfiles/<name> (the same after slow_seconds),
     /flaky/<name> (503 while flaky[name] > 0, counting it down, then the bytes),
     /status/<code>, /redirect/<n>/<name> (n hops),
@@ -26,12 +65,7 @@ class RecordingServer:
         self.hooks: dict[str, callable] = {}
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(Replies):
             def do_GET(self):
                 server.requests.append((self.path, self.headers.get("Host", "")))
                 if self.path in server.hooks:
@@ -95,13 +129,6 @@ class RecordingServer:
                     return self._send(200, b"late", "text/plain")
                 return self._send(404, b"not found", "text/plain")
 
-            def _send(self, status, body, ctype):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
             def _redirect(self, location):
                 self.send_response(302)
                 self.send_header("Location", location)
@@ -118,22 +145,8 @@ class RecordingServer:
                     self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
 
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        self._serve(Handler)
 
     def add(self, name: str, body: bytes, content_type: str = "audio/wav") -> str:
         self.files[name] = (body, content_type)
         return self.url(f"/files/{name}")
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -6,10 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.support.http_server import LoopbackServer, Replies
 from tests.support.transcripts import CALL
 
 # ---- signing, as the platforms do it ----------------------------------------------------------
@@ -162,7 +161,7 @@ def elevenlabs_audio(conversation_id: str, audio: bytes, agent_id: str = "el_age
 # ---- stand-ins for the platforms' side ----------------------------------------------------------
 
 
-class PlatformStandIn:
+class PlatformStandIn(LoopbackServer):
     """127.0.0.1 only. Vapi's API: GET /call/<id>/stereo-recording needs `Authorization: Bearer
     <api_key>` and answers 302 to /signed/<name>?sig=…, which serves the audio — and records any
     Authorization header it was (wrongly) sent. Retell's signed URLs: /retell/<name>?Expires=…"""
@@ -173,13 +172,8 @@ class PlatformStandIn:
         self.log: list[tuple[str, str | None]] = []  # (path, Authorization header)
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
+        class Handler(Replies):
+            def do_GET(self):  # noqa: N802 (http.server names its handlers so)
                 auth = self.headers.get("Authorization")
                 stand_in.log.append((self.path, auth))
                 parts = self.path.split("?")[0].strip("/").split("/")
@@ -197,22 +191,4 @@ class PlatformStandIn:
                     return self._send(200, stand_in.audio[parts[1]], "audio/wav")
                 return self._send(404, b"not found")
 
-            def _send(self, status, body, ctype="text/plain"):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._serve(Handler)

@@ -4,26 +4,21 @@ webhook-id, then 204), /never (holds the request longer than any read timeout)."
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tests.support.http_server import LoopbackServer, Replies
 
-class WebhookReceiver:
+
+class WebhookReceiver(LoopbackServer):
     def __init__(self):
         self.secrets: list[str] = []  # any of them verifies (a rotation in progress)
         self.received: list[dict] = []  # {path, id, verified, payload}
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
+        class Handler(Replies):
+            def do_POST(self):  # noqa: N802 (http.server names its handlers so)
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 verified = any(receiver.verifies(secret, body, headers) for secret in receiver.secrets)
@@ -40,15 +35,7 @@ class WebhookReceiver:
                     return self._send(503 if seen <= failures else 204)
                 return self._send(204 if verified else 400)
 
-            def _send(self, status):
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @staticmethod
     def verifies(secret: str, body: bytes, headers: dict) -> bool:
@@ -57,11 +44,3 @@ class WebhookReceiver:
             return True
         except WebhookVerificationError:
             return False
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
