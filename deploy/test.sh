@@ -24,6 +24,13 @@ ensure_packages initdb:postgresql redis-server:redis-server espeak-ng:espeak-ng 
 ensure_dirs /usr/share/festival/voices/english/kal_diphone:festvox-kallpc16k \
   /usr/share/festival/voices/english/ked_diphone:festvox-kdlpc16k \
   /usr/share/festival/voices/us/cmu_us_slt_arctic_hts:festvox-us-slt-hts
+# …and its recorded human speech: the Asterisk prompt sets, one directory per speaker
+ensure_dirs /usr/share/asterisk/sounds/en_US_f_Allison:asterisk-core-sounds-en-wav \
+  /usr/share/asterisk/sounds/es_MX_f_Allison:asterisk-core-sounds-es-wav \
+  /usr/share/asterisk/sounds/fr_CA_f_June:asterisk-core-sounds-fr-wav \
+  /usr/share/asterisk/sounds/it_IT_m_Carlo:asterisk-core-sounds-it-wav \
+  /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU:asterisk-core-sounds-ru-wav \
+  /usr/share/asterisk/sounds/it_IT_f_Menardi:asterisk-prompt-it-menardi-wav
 ensure_venv "$VENV" test,worker
 # the web image's install (no worker extra), for tests/api/test_web_install.py
 ensure_web_venv "$VENV-web"

@@ -5,10 +5,12 @@ slice of it with asserts).
     python tests/bench/accuracy_eval.py                 # report seeds: the figures we quote
     python tests/bench/accuracy_eval.py --set tuning    # tuning seeds: what the engine may be tuned on
     python tests/bench/accuracy_eval.py --conditions wav-16k,babble --calls 10 --details
+    python tests/bench/accuracy_eval.py --speech recorded   # people's recorded prompts, not TTS
 
 Each call of the set is rendered once and evaluated under `--per-call` conditions (rotating
 through the list, so every condition gets calls of every length). Needs espeak-ng, flite,
-festival and the festvox voices (apt).
+festival and the festvox voices (apt); `--speech recorded` needs the Asterisk prompt sets
+(apt, tests/eval/voices.py names them).
 """
 from __future__ import annotations
 
@@ -32,8 +34,9 @@ from workers.audio.activity import VadParams  # noqa: E402
 from workers.audio.analysis import analyse_recording  # noqa: E402
 
 
-def evaluate(seed: int, names: list[str], params: dict | None = None) -> list[tuple[str, Score, float, float]]:
-    call = build_call(seed)
+def evaluate(seed: int, names: list[str], params: dict | None = None,
+             recorded: bool = False) -> list[tuple[str, Score, float, float]]:
+    call = build_call(seed, recorded=recorded)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--per-call", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--speech", choices=("synthetic", "recorded"), default="synthetic")
     parser.add_argument("--param", action="append", default=[], help="a VadParams field=value, for tuning runs")
     args = parser.parse_args()
     seeds = list(REPORT_SEEDS if args.set == "report" else TUNING_SEEDS)
@@ -79,12 +83,13 @@ def main() -> None:
     started = time.time()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         params = {k: type(getattr(VadParams(), k))(v) for k, v in (p.split("=", 1) for p in args.param)}
-        for results in pool.map(evaluate, jobs.keys(), jobs.values(), [params] * len(jobs)):
+        for results in pool.map(evaluate, jobs.keys(), jobs.values(), [params] * len(jobs),
+                                [args.speech == "recorded"] * len(jobs)):
             for name, score, seconds, cpu in results:
                 totals[name].add(score)
                 audio_s += seconds
                 cpu_s += cpu
-    print(f"# {args.set} seeds {seeds[0]}–{seeds[-1]} ({len(seeds)} calls, {sum(map(len, jobs.values()))} "
+    print(f"# {args.speech} speech, {args.set} seeds {seeds[0]}–{seeds[-1]} ({len(seeds)} calls, {sum(map(len, jobs.values()))} "
           f"evaluations, {audio_s / 60:.0f} min of audio; analysis {audio_s / cpu_s:.0f}x realtime per core; "
           f"wall {time.time() - started:.0f} s)")
     columns = ["latencies", "latency MAE ms", "bias ms", "p95 |err| ms", "missed/extra turns", "missed/phantom intr",

@@ -11,6 +11,9 @@ than −40 dB under the clip's peak; runs closer than 300 ms are one segment and
 than 100 ms are dropped (docs/metrics.md#speech-activity: the same merge and minimum rules the
 engine applies). A clip cut by a barge-in keeps what lies before the cut (a 10 ms fade, as a
 TTS being stopped). Offsetting each clip by its start and joining per party gives the truth.
+A recorded human prompt (tests/eval/voices.py) carries its room's noise floor, so there a sample
+counts only inside a 10 ms frame whose RMS lies at least 10 dB above that floor: what a listener
+hears as speech, not the room.
 
 **Guard bands.** Where a truth value sits within a few tens of milliseconds of a metric's
 threshold (an overlap of 300 ms against `interruption_min_overlap_ms`, a user turn of 1 s against
@@ -27,12 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tests.eval import lines as bank
-from tests.eval.voices import AI_VOICES, RATE, USER_VOICES, synthesise
+from tests.eval.voices import (AI_VOICES, FLOOR_FRAME, RATE, RECORDED_AI_VOICES, RECORDED_USER_VOICES, USER_VOICES,
+                               recorded_floor, recorded_lines, synthesise)
 
 AI, USER = "ai", "user"
 AUDIBLE_DB = -40.0
 MERGE_GAP, MIN_SEGMENT = 0.3, 0.1
 FADE = 0.01
+ABOVE_FLOOR_DB = 10.0
 GUARD = {"overlap": (0.24, 0.37), "short_turn": (0.9, 1.1), "silence": (1.85, 2.15), "false_stop": (0.9, 1.1),
          "ends_together": (-0.06, 0.06)}
 TUNING_SEEDS = range(1000, 1040)     # the engine may be tuned on these…
@@ -66,11 +71,22 @@ class EvalCall:
         return self.audio.shape[1] / RATE
 
 
-def clip_segments(clip: np.ndarray) -> list[Segment]:
-    """Speech segments of one clip, in seconds from its first sample (the truth rule above)."""
+def audible(clip: np.ndarray, floor: float = 0.0) -> np.ndarray:
+    """Indices of the samples that count as speech (the truth rule above); `floor` is the RMS of
+    the recording's own noise floor on the same scale (0: a synthetic clip, no floor)."""
     if not len(clip):
-        return []
-    loud = np.flatnonzero(np.abs(clip) >= float(np.abs(clip).max()) * 10 ** (AUDIBLE_DB / 20))
+        return np.zeros(0, dtype=np.int64)
+    loud = np.abs(clip) >= float(np.abs(clip).max()) * 10 ** (AUDIBLE_DB / 20)
+    if floor > 0:
+        padded = np.pad(clip, (0, -len(clip) % FLOOR_FRAME)).reshape(-1, FLOOR_FRAME).astype(np.float64)
+        heard = np.sqrt((padded ** 2).mean(axis=1)) >= floor * 10 ** (ABOVE_FLOOR_DB / 20)
+        loud &= np.repeat(heard, FLOOR_FRAME)[:len(clip)]
+    return np.flatnonzero(loud)
+
+
+def clip_segments(clip: np.ndarray, floor: float = 0.0) -> list[Segment]:
+    """Speech segments of one clip, in seconds from its first sample (the truth rule above)."""
+    loud = audible(clip, floor)
     if not len(loud):
         return []
     breaks = np.flatnonzero(np.diff(loud) >= MERGE_GAP * RATE) + 1
@@ -123,15 +139,22 @@ class _Planner:
         key = (voice or self.voices[party], text, self.stretch[party])
         if key not in self.trimmed:
             clip = self.clips[key]
-            loud = np.flatnonzero(np.abs(clip) >= float(np.abs(clip).max()) * 10 ** (AUDIBLE_DB / 20))
+            loud = audible(clip, self.floor(key[0], text))
             self.trimmed[key] = clip[loud[0]:loud[-1] + 1] if len(loud) else clip[:0]
         return self.trimmed[key]
+
+    @staticmethod
+    def floor(voice: str, text: str) -> float:
+        return recorded_floor(voice, text) if voice.startswith("recorded:") else 0.0
+
+    def segments_of(self, utt: Utterance, clip: np.ndarray) -> list[Segment]:
+        return clip_segments(clip, self.floor(utt.voice, utt.text))
 
     def segments(self, party: str) -> list[Segment]:
         spans = []
         for utt, clip in self.placed:
             if utt.party == party:
-                spans += [(utt.start + s, utt.start + e) for s, e in clip_segments(clip)]
+                spans += [(utt.start + s, utt.start + e) for s, e in self.segments_of(utt, clip)]
         return join(spans)
 
     def speech_end(self) -> float:
@@ -141,7 +164,7 @@ class _Planner:
         if utt.cut_at is not None:
             clip = _cut(clip, utt.cut_at - utt.start)
         self.placed.append((utt, clip))
-        segs = clip_segments(clip)
+        segs = self.segments_of(utt, clip)
         return utt.start + (segs[-1][1] if segs else 0.0)
 
     def after_gap(self, end: float, gap: float) -> float:
@@ -162,7 +185,7 @@ class _Planner:
         new = Utterance(utt.party, utt.voice, utt.text, utt.start, utt.kind, cut_at)
         full = self.clip(utt.party, utt.text, utt.voice)
         self.placed[index] = (new, _cut(full, cut_at - utt.start))
-        segs = clip_segments(self.placed[index][1])
+        segs = self.segments_of(new, self.placed[index][1])
         return utt.start + (segs[-1][1] if segs else 0.0)
 
 
@@ -184,20 +207,36 @@ def call_minutes(seed: int) -> float:
     return float(rng.uniform(8, 15)) if seed % 20 == 0 else float(rng.uniform(1, 4))
 
 
-def build_call(seed: int, minutes: float | None = None, switch_voice: bool = False) -> EvalCall:
+def _recorded_script(voices: dict[str, str], report: bool) -> tuple[tuple[str, ...], tuple[str, ...], list[str]]:
+    """Agent lines, caller lines and backchannels from the speakers' prompts; like the text bank,
+    prompts at even positions are for tuning seeds and odd ones for report seeds."""
+    ai = bank.split(tuple(recorded_lines(voices[AI], 0.8, 8.0)), report)
+    user = bank.split(tuple(recorded_lines(voices[USER], 0.8, 6.0)), report)
+    return ai, user, list(bank.split(tuple(recorded_lines(voices[USER], 0.25, 0.9, digits=True)), report))
+
+
+def build_call(seed: int, minutes: float | None = None, switch_voice: bool = False,
+               recorded: bool = False) -> EvalCall:
+    """The call of `seed`: TTS voices, or with `recorded` people's recorded prompts (the same
+    planner, timing and truth rule; no rate change, since a recording is played as it is)."""
     report = seed not in TUNING_SEEDS
     rng = np.random.default_rng(seed)
     minutes = call_minutes(seed) if minutes is None else minutes
-    voices = {AI: str(rng.choice(AI_VOICES)), USER: str(rng.choice(USER_VOICES))}
+    pools = (RECORDED_AI_VOICES, RECORDED_USER_VOICES) if recorded else (AI_VOICES, USER_VOICES)
+    voices = {AI: str(rng.choice(pools[0])), USER: str(rng.choice(pools[1]))}
     stretch = {AI: float(rng.choice([0.9, 1.0, 1.1])), USER: float(rng.choice([0.85, 1.0, 1.15]))}
-    ai_bank, user_bank = bank.split(bank.AI_LINES, report), bank.split(bank.USER_LINES, report)
+    if recorded:
+        stretch = {AI: 1.0, USER: 1.0}
+        ai_bank, user_bank, backchannels = _recorded_script(voices, report)
+    else:
+        ai_bank, user_bank = bank.split(bank.AI_LINES, report), bank.split(bank.USER_LINES, report)
+        backchannels = list(bank.BACKCHANNELS)
     pairs = int(minutes * 60 / 5.5) + 4
     ai_texts = [str(rng.choice(ai_bank)) for _ in range(pairs)]
     user_texts = [str(rng.choice(user_bank)) for _ in range(pairs)]
-    backchannels = list(bank.BACKCHANNELS)
     second_voice = None
     if switch_voice:
-        others = [v for v in AI_VOICES if v != voices[AI]]
+        others = [v for v in pools[0] if v != voices[AI]]
         second_voice = str(rng.choice(others))
     requests = [(voices[AI], t, stretch[AI]) for t in ai_texts] + [(voices[USER], t, stretch[USER]) for t in user_texts]
     requests += [(voices[USER], t, stretch[USER]) for t in backchannels]
@@ -240,7 +279,7 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
                 end = ai_end
                 if yields and start + stop < ai_end - 0.05:
                     end = plan.cut_clip(ai_index, start + stop)
-                user_segments = clip_segments(user_clip)
+                user_segments = clip_segments(user_clip, plan.floor(voices[USER], user_text))
                 overlap = min(end, start + user_segments[0][1]) - start
                 ends_apart = start + user_segments[-1][1] - end
                 if end > start and not _in(overlap, "overlap") and not _in(ends_apart, "ends_together"):
@@ -259,7 +298,7 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
             for _ in range(10):
                 text = str(rng.choice(backchannels))
                 bc = plan.clip(USER, text)
-                segs = clip_segments(bc)
+                segs = clip_segments(bc, plan.floor(voices[USER], text))
                 length = segs[-1][1] if segs else 0
                 if not segs or _in(length, "overlap") or length > ai_len - 0.8 or length > 0.95:
                     continue

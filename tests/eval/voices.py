@@ -1,6 +1,7 @@
-"""Text-to-speech for the evaluation corpus: three engines from Debian's packages, many voices.
+"""Voices for the evaluation corpus: three TTS engines and recorded human speech, all from Debian's packages.
 
-A voice is named `engine:name` — `espeak:en-us+f3`, `flite:slt`, `festival:kal_diphone`. Every
+A voice is named `engine:name` — `espeak:en-us+f3`, `flite:slt`, `festival:kal_diphone`, or
+`recorded:en_US_f_Allison` for a speaker of the Asterisk prompt sets (below). Every
 clip is synthesised once and cached on disk as float32 at 16 kHz (the corpus master rate), peak
 normalised to 0.5; festival runs one process per batch of lines (its start-up costs ~0.5 s).
 Nothing is downloaded: espeak-ng, flite, festival and the festvox voices are apt packages
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import wave
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +36,71 @@ PACKAGES = {"espeak": ("espeak-ng", "espeak-ng"), "flite": ("flite", "flite"),
             "festival": ("festival", "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts")}
 
 
+# Recorded human speech: the Asterisk PBX prompt sets (apt asterisk-core-sounds-*-wav and
+# asterisk-prompt-it-menardi-wav, CC-BY-SA 3.0 / GPL). Five people recorded in studios and offices,
+# 8 kHz 16-bit telephone audio, each with the floor of their own room (−97 to −43 dBFS): real
+# breathing, soft onsets and decays that no TTS engine makes. A "line" of such a voice is a prompt's
+# path under the speaker's folder. Allison Smith recorded both the English and the Mexican Spanish
+# set; she is on the agent side in one and the caller side in the other.
+RECORDED = Path("/usr/share/asterisk/sounds")
+RECORDED_AI_VOICES = ("recorded:en_US_f_Allison", "recorded:fr_CA_f_June", "recorded:it_IT_f_Menardi")
+RECORDED_USER_VOICES = ("recorded:it_IT_m_Carlo", "recorded:ru_RU_f_IvrvoiceRU", "recorded:es_MX_f_Allison")
+_NOT_SPEECH = ("beep", "tone", "monkeys", "glorious", "jingle")   # tones, music and animal noises
+FLOOR_FRAME = 160                                                   # 10 ms at RATE
+
+
 def available() -> bool:
     return all(shutil.which(binary) for binary, _ in PACKAGES.values())
+
+
+def recorded_available() -> bool:
+    return all((RECORDED / voice.split(":", 1)[1]).is_dir() for voice in RECORDED_AI_VOICES + RECORDED_USER_VOICES)
+
+
+@lru_cache(maxsize=None)
+def _prompts(voice: str) -> tuple[tuple[str, float], ...]:
+    """(path under the speaker's folder, seconds) of every spoken prompt, sorted by path."""
+    folder = RECORDED / voice.split(":", 1)[1]
+    found = []
+    for path in sorted(folder.glob("*.wav")) + sorted(folder.glob("digits/*.wav")):
+        if any(word in path.name for word in _NOT_SPEECH):
+            continue
+        with wave.open(str(path)) as w:
+            if w.getnframes() >= w.getframerate() // 10:
+                found.append((str(path.relative_to(folder)), w.getnframes() / w.getframerate()))
+    return tuple(found)
+
+
+def recorded_lines(voice: str, shortest: float, longest: float, digits: bool = False) -> list[str]:
+    """Prompts of one speaker lasting `shortest`–`longest` s (file length, before trimming);
+    `digits` picks the short number words (the corpus's backchannels) instead of sentences."""
+    return [name for name, seconds in _prompts(voice)
+            if name.startswith("digits/") == digits and shortest <= seconds <= longest]
+
+
+def _pcm(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768
+
+
+@lru_cache(maxsize=None)
+def _room_floor(voice: str) -> float:
+    """RMS of a speaker's room: per prompt, the 2nd percentile of its 10 ms frame powers (its
+    quietest pause); the median over the speaker's prompts, since many prompts hold no pause at all."""
+    folder = RECORDED / voice.split(":", 1)[1]
+    floors = []
+    for name, seconds in _prompts(voice):
+        if 0.2 <= seconds <= 10:
+            pcm = _pcm(folder / name)
+            frames = pcm[:len(pcm) // 80 * 80].reshape(-1, 80)   # 10 ms at 8 kHz
+            floors.append(np.percentile((frames ** 2).mean(axis=1), 2))
+    return float(np.sqrt(np.median(floors)))
+
+
+def recorded_floor(voice: str, name: str) -> float:
+    """The speaker's room floor on the scale of the normalised clip of prompt `name`."""
+    peak = float(np.abs(_pcm(RECORDED / voice.split(":", 1)[1] / name)).max())
+    return _room_floor(voice) * 0.5 / max(peak, 1e-6)
 
 
 def _key(voice: str, text: str, stretch: float) -> Path:
@@ -93,7 +158,9 @@ def synthesise(requests: list[tuple[str, str, float]]) -> dict[tuple[str, str, f
             simple = []
             for voice, text, stretch in missing:
                 engine, name = voice.split(":", 1)
-                if engine == "festival":
+                if engine == "recorded":      # a person's recording is played as it is: no rate change
+                    np.save(_key(voice, text, stretch), _normalised(_read_wav(str(RECORDED / name / text))))
+                elif engine == "festival":
                     festival.setdefault(name, []).append((text, stretch, _key(voice, text, stretch)))
                 else:
                     simple.append((engine, name, text, stretch, _key(voice, text, stretch)))
