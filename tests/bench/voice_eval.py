@@ -7,7 +7,10 @@
 - line change: one voice, but from mid-call the AI's line turns narrowband (8 kHz MP3), 10 dB
   quieter or noisy — a voice change reported there is a false alarm (a line change is right).
 
-    python tests/bench/voice_eval.py [--set tuning] [--calls 20]
+    python tests/bench/voice_eval.py [--set tuning] [--calls 20] [--speech recorded]
+
+With `--speech recorded` the calls are people's recorded prompts (tests/eval/voices.py), and a
+switch goes to another of the recorded speakers.
 """
 from __future__ import annotations
 
@@ -71,11 +74,11 @@ def detect(audio_bytes: bytes, suffix: str) -> dict:
     return {"result": result if isinstance(result, dict) else None, "utterances": voice["utterances"]}
 
 
-def run(job: tuple[str, int, str]) -> tuple[str, str, bool, str]:
+def run(job: tuple[str, int, str, bool]) -> tuple[str, str, bool, str]:
     """(group, condition, correct?, note)."""
-    group, seed, name = job
+    group, seed, name, recorded = job
     rng = np.random.default_rng(seed)
-    call = build_call(seed, switch_voice=(group == "switch"))
+    call = build_call(seed, switch_voice=(group == "switch"), recorded=recorded)
     audio = call.audio
     if group == "line":
         data, suffix = cond.encode(changed_line(audio, name, rng), "wav16")
@@ -97,12 +100,14 @@ def main() -> None:
     parser.add_argument("--set", choices=("report", "tuning"), default="report")
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--speech", choices=("synthetic", "recorded"), default="synthetic")
     args = parser.parse_args()
+    recorded = args.speech == "recorded"
     seeds = list(REPORT_SEEDS if args.set == "report" else TUNING_SEEDS)[:args.calls]
     names = [c.name for c in cond.CONDITIONS]
-    jobs = [("single", s, names[i % len(names)]) for i, s in enumerate(seeds)]
-    jobs += [("switch", s, names[(i * 7) % len(names)]) for i, s in enumerate(seeds)]
-    jobs += [("line", s, LINE_CHANGES[i % len(LINE_CHANGES)]) for i, s in enumerate(seeds)]
+    jobs = [("single", s, names[i % len(names)], recorded) for i, s in enumerate(seeds)]
+    jobs += [("switch", s, names[(i * 7) % len(names)], recorded) for i, s in enumerate(seeds)]
+    jobs += [("line", s, LINE_CHANGES[i % len(LINE_CHANGES)], recorded) for i, s in enumerate(seeds)]
     tallies: dict[str, list[bool]] = {}
     notes = []
     with ProcessPoolExecutor(max_workers=2) as pool:
@@ -110,7 +115,7 @@ def main() -> None:
             tallies.setdefault(group, []).append(ok)
             if not ok:
                 notes.append(f"{group} [{name}] {note}")
-    print(f"# voice change, {args.set} seeds ({len(seeds)} calls a group)")
+    print(f"# voice change, {args.speech} speech, {args.set} seeds ({len(seeds)} calls a group)")
     single, switch, line = tallies.get("single", []), tallies.get("switch", []), tallies.get("line", [])
     print(f"single voice: {single.count(False)} false alarms in {len(single)} calls")
     print(f"voice switch: {switch.count(True)} hits, {switch.count(False)} misses in {len(switch)} calls")
