@@ -30,8 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tests.eval import lines as bank
-from tests.eval.voices import (AI_VOICES, FLOOR_FRAME, RATE, RECORDED_AI_VOICES, RECORDED_USER_VOICES, USER_VOICES,
-                               recorded_floor, recorded_lines, synthesise)
+from tests.eval.voices import (
+    AI_VOICES,
+    FLOOR_FRAME,
+    RATE,
+    RECORDED_AI_VOICES,
+    RECORDED_USER_VOICES,
+    USER_VOICES,
+    recorded_floor,
+    recorded_lines,
+    synthesise,
+)
 
 AI, USER = "ai", "user"
 AUDIBLE_DB = -40.0
@@ -240,8 +249,12 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
         second_voice = str(rng.choice(others))
     requests = [(voices[AI], t, stretch[AI]) for t in ai_texts] + [(voices[USER], t, stretch[USER]) for t in user_texts]
     requests += [(voices[USER], t, stretch[USER]) for t in backchannels]
+    second_texts = ai_texts      # TTS: the second voice speaks the same lines
+    if second_voice and recorded:  # a person can only say what they recorded: their prompt at the same place
+        own = bank.split(tuple(recorded_lines(second_voice, 0.8, 8.0)), report)
+        second_texts = [own[ai_bank.index(t) % len(own)] for t in ai_texts]
     if second_voice:
-        requests += [(second_voice, t, stretch[AI]) for t in ai_texts]
+        requests += [(second_voice, t, stretch[AI]) for t in second_texts]
     clips = synthesise(requests)
     plan = _Planner(rng, clips, voices, stretch)
     # each party's active speech level is drawn from the range of ordinary call recordings
@@ -260,10 +273,11 @@ def build_call(seed: int, minutes: float | None = None, switch_voice: bool = Fal
         if second_voice and switch_at is None and switch_after is not None and t >= switch_after:
             switch_at = t
         ai_voice = second_voice if switch_at is not None else voices[AI]
-        ai_clip = plan.clip(AI, ai_texts[i], ai_voice)
+        ai_text = second_texts[i] if switch_at is not None else ai_texts[i]
+        ai_clip = plan.clip(AI, ai_text, ai_voice)
         ai_start = t
         ai_index = len(plan.placed)
-        ai_end = plan.place(Utterance(AI, ai_voice, ai_texts[i], ai_start, "turn"), ai_clip)
+        ai_end = plan.place(Utterance(AI, ai_voice, ai_text, ai_start, "turn"), ai_clip)
         ai_len = ai_end - ai_start
         move = rng.random()
         user_text = user_texts[i]
