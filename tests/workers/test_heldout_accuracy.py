@@ -131,3 +131,20 @@ def test_a_low_voice_echo_makes_no_phantom_speech(tmp_path):
     assert score.phantom_interruptions == 0 and score.missed_interruptions == 0, score.details
     assert score.missed_turns == 0 and score.extra_turns == 0, score.details
     assert summarise(score)["stop MAE ms"] <= TARGET["stop_mae"], score.details
+
+
+def test_an_echo_under_noise_does_not_hold_the_agent_open(tmp_path):
+    """A case found on a tuning seed (1008, noise+echo): the caller comes back on the agent's line
+    18 dB down and 29 ms late under −34 dBFS pink noise. The echo lifted the level under the caller
+    by 4 dB, less than the 5.5 dB a clean line's test asks, so it was never subtracted and the
+    caller's echo kept the agent talking after each barge-in: stop times 0.3–1.6 s long
+    (docs/metrics.md#speech-activity, step 4: an echo under noise)."""
+    call = build_call(1008)
+    data, suffix, info = cond.apply(call.audio, cond.BY_NAME["noise+echo"], 1008, set(call.voices.values()))
+    assert info["echo"][0] == {"db": -18.1, "delay_ms": 29}
+    path = tmp_path / f"call.{suffix}"
+    path.write_bytes(data)
+    score = score_call(call.truth, analyse_recording(str(path), "left", None, VadParams()).speech)
+    assert score.stop_errors, "the call has barge-ins whose stop times are measured"
+    assert summarise(score)["stop MAE ms"] <= TARGET["stop_mae"], score.details
+    assert score.phantom_interruptions == 0 and score.missed_turns == 0, score.details

@@ -74,6 +74,8 @@ class VadParams:
     echo_level_drop_db: float = 20.0    # …is speech only within this of the segment's level (double talk)
     echo_oversubtract: float = 6.0  # predicted echo power × this is removed from each band (tuning seeds)
     echo_smear_frames: int = 1      # the echo predicted from the loudest frame within this many of the delay
+    echo_min_rise_db: float = 0.3   # an echo under noise: its rise over the line heard alone (tuning seeds)
+    echo_min_share: float = 0.05    # an echo under noise keeps at least this share of the power measured under it
     presence_db: float = 10.0       # band presence (dB summed over bands) that counts as speech; 0: off
     channel_drop_db: float = 20.0   # a segment this far under the channel's speech level is not its party's
     noise_quantile: float = 95.0    # the noise's own peaks: this percentile of the energy outside speech…
@@ -257,8 +259,11 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
             own = (energy_db[lo:hi] >= by_level) & above_noise & (energy_db[lo:hi] > DIGITAL_SILENCE_DB)
             if echo_dominated is not None and len(echo_dominated) >= hi:
                 # where the other party's echo made most of the frame, what is left over must be
-                # close to this party's speech level: echo residue is not, the party's own voice is
-                own &= ~echo_dominated[lo:hi] | (energy_db[lo:hi] >= level - params.echo_level_drop_db)
+                # close to this party's speech level: echo residue is not, the party's own voice is.
+                # It must also clear the line's noise on its own: the band presence above was
+                # measured with the echo in it, and what is left of an echo under noise is the noise
+                own &= ~echo_dominated[lo:hi] | ((energy_db[lo:hi] >= level - params.echo_level_drop_db)
+                                                 & (steady[lo:hi] >= by_floor))
             loud = np.flatnonzero(own)
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
             continue  # Silero heard speech but almost nothing of it is this channel's own
@@ -323,6 +328,7 @@ def tidy(segments, params: VadParams) -> list[tuple[float, float]]:
 class EchoPath:
     delay_frames: int   # the other party reaches this channel this many 10 ms frames late
     gain_db: float      # …this much quieter
+    under_noise: bool = False  # found only against the line's own noise: its gain is measured net of it
 
 
 def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) -> EchoPath | None:
@@ -331,7 +337,8 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
 
     Measured on frames where the other party is loud and this channel clearly quieter: the
     delay is the lag at which this channel's level follows the other's most steadily, the gain
-    the median level difference at that lag."""
+    the median level difference at that lag. An echo under noise is judged against the same
+    line heard alone (docs/metrics.md#speech-activity, step 4)."""
     n = min(len(energy_db), len(other_db))
     mine, theirs = energy_db[:n].astype(np.float64), other_db[:n].astype(np.float64)
     floor = float(np.percentile(mine, 10))
@@ -349,9 +356,19 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
             best = (spread, delay, float(np.median(difference)), float(np.median(mine[candidates])))
     # judged at the delay found, not at the first one tried: on a noisy line the level under the
     # other party only clears the noise where the echo really arrives
-    if best is None or best[3] < floor + params.floor_margin_db + 3:
+    if best is None:
+        return None
+    if best[3] >= floor + params.floor_margin_db + 3:
+        return EchoPath(best[1], best[2])
+    # An echo a few dB under the line's noise lifts the level by less than the noise swings
+    # (10th percentile to median), so compare like with like: the same line where the other
+    # party is silent and this one is not speaking. Noise alone rises by nothing there.
+    delay = best[1]
+    shifted = np.concatenate([np.full(delay, np.inf), theirs[:n - delay]])
+    alone = (shifted < np.percentile(theirs, 10) + 3) & (mine < floor + 10)
+    if alone.sum() < 50 or best[3] - float(np.median(mine[alone])) < params.echo_min_rise_db:
         return None  # what we hear under the other party is just this line's noise
-    return EchoPath(best[1], best[2])
+    return EchoPath(delay, best[2], under_noise=True)
 
 
 def own_energy(energy_db: np.ndarray, bands_db: np.ndarray, other_db: np.ndarray | None,
@@ -392,6 +409,13 @@ def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray
     candidates = other_loud & (mine_db < shifted_db - 6)
     gains = np.median(mine_b[candidates] - shifted[candidates], axis=0) if candidates.sum() >= 50 \
         else np.full(mine_b.shape[1], path.gain_db, np.float32)
+    alone = (shifted_db < np.percentile(theirs_db, 10) + 3) & (mine_db < np.percentile(mine_db, 10) + 10)
+    if path.under_noise and candidates.sum() >= 50 and alone.sum() >= 50:
+        # Under the other party this line carries the echo *and* its noise; the share of the power
+        # that is noise (measured where the other party is silent) is not echo and is not predicted
+        noise = 10 * np.log10(np.mean(10 ** (mine_b[alone].astype(np.float64) / 10), axis=0) + 1e-12)
+        heard = np.median(mine_b[candidates].astype(np.float64), axis=0)
+        gains = gains + 10 * np.log10(np.maximum(1 - 10 ** ((noise - heard) / 10), params.echo_min_share))
     residual = np.zeros(n)
     total_power = np.zeros(n)
     for band in range(mine_b.shape[1]):  # band by band: a 60-minute call stays small
