@@ -30,8 +30,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tests.eval import lines as bank
-from tests.eval.voices import (AI_VOICES, FLOOR_FRAME, RATE, RECORDED_AI_VOICES, RECORDED_USER_VOICES, USER_VOICES,
-                               recorded_floor, recorded_lines, synthesise)
+from tests.eval.voices import (
+    AI_VOICES,
+    FLOOR_FRAME,
+    RATE,
+    RECORDED_AI_VOICES,
+    RECORDED_USER_VOICES,
+    USER_VOICES,
+    recorded_floor,
+    recorded_lines,
+    synthesise,
+)
 
 AI, USER = "ai", "user"
 AUDIBLE_DB = -40.0

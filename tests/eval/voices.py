@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import wave
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ def recorded_available() -> bool:
     return all((RECORDED / voice.split(":", 1)[1]).is_dir() for voice in RECORDED_AI_VOICES + RECORDED_USER_VOICES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _prompts(voice: str) -> tuple[tuple[str, float], ...]:
     """(path under the speaker's folder, seconds) of every spoken prompt, sorted by path."""
     folder = RECORDED / voice.split(":", 1)[1]
@@ -83,7 +83,7 @@ def _pcm(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).astype(np.float64) / 32768
 
 
-@lru_cache(maxsize=None)
+@cache
 def _room_floor(voice: str) -> float:
     """RMS of a speaker's room: per prompt, the 2nd percentile of its 10 ms frame powers (its
     quietest pause); the median over the speaker's prompts, since many prompts hold no pause at all."""
