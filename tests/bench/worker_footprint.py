@@ -9,13 +9,15 @@ and gunicorn with 3 sync workers (the web pod's CALLSCOPE_WEB_CONCURRENCY) as re
 posts CALLSCOPE_BENCH_CALLS rounds of three calls over HTTP — the bundled sample call
 (deploy/sample, 37 s of stereo speech) with its transcript, the same recording without one (it
 is transcribed), and its transcript alone — each judged by one LLM metric (the fake provider)
-and one code metric (the bubblewrap box), and waits for every call to end. Every 0.25 s it reads
+and one code metric (the bubblewrap box), and waits for every call to end; then one
+recording-only call of CALLSCOPE_BENCH_LONG_MINUTES (10; the sample repeated), alone. Every 0.25 s it reads
 each process tree from /proc: resident memory (RSS, and PSS, which counts a page shared by
 prefork siblings once, as the container's memory cgroup does) and CPU time. Prints, per kind:
 idle and peak PSS, peak RSS, CPU seconds per call and the busiest second. Asserts nothing about
 them."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -23,6 +25,7 @@ import sys
 import threading
 import time
 import uuid
+import wave
 from pathlib import Path
 
 import requests
@@ -40,6 +43,8 @@ from tests.support.http_server import RecordingServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = int(os.environ.get("CALLSCOPE_BENCH_CALLS", "4"))
+# then one recording-only call this long (the sample repeated), for the audio stage's peak on a long call
+LONG_MINUTES = float(os.environ.get("CALLSCOPE_BENCH_LONG_MINUTES", "10"))
 KINDS = ("worker-control", "worker-audio", "worker-transcription", "worker-llm", "worker-judge")
 # what the Kubernetes manifests (and compose) give a kind on top of the shared environment
 KIND_ENV = {"worker-judge": {"CALLSCOPE_TRANSCRIBER": "none"}}
@@ -129,6 +134,38 @@ def start_web(env: dict, logs: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("gunicorn did not become ready")
 
 
+def long_recording(minutes: float) -> bytes:
+    """The sample call repeated to `minutes` (same format)."""
+    with wave.open(str(ROOT / "deploy/sample/sample-call.wav"), "rb") as sample:
+        params, frames = sample.getparams(), sample.readframes(sample.getnframes())
+    repeats = max(1, round(minutes * 60 / (params.nframes / params.framerate)))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as out:
+        out.setparams(params)
+        out.writeframes(frames * repeats)
+    return buf.getvalue()
+
+
+def submit_and_wait(base: str, headers: dict, bodies: list[dict], timeout: float) -> list[int]:
+    """POST every body, then poll until each call has ended (each must end `computed`)."""
+    accepted = []
+    for body in bodies:
+        response = requests.post(f"{base}/api/public/v1/calls", headers=headers, json=body, timeout=10)
+        assert response.status_code == 202, response.text
+        accepted.append(response.json()["id"])
+    deadline = time.monotonic() + timeout
+    pending = set(accepted)
+    while pending and time.monotonic() < deadline:
+        for call_id in list(pending):
+            call = requests.get(f"{base}/api/public/v1/calls/{call_id}", headers=headers, timeout=10).json()
+            if call["analysis_status"] != "pending":
+                assert call["analysis_status"] == "computed", call
+                pending.discard(call_id)
+        time.sleep(0.5)
+    assert not pending, f"{len(pending)} calls still pending"
+    return accepted
+
+
 def test_footprint_of_each_process_kind(e2e_env, tmp_path):  # noqa: F811 (the fixture imported above)
     stack = isolated_stack(e2e_env, "footprint", 12, CALLSCOPE_FETCH_READ_TIMEOUT_SECONDS="30", **SCHEDULE)
     env, tenant = stack.env, stack.tenant
@@ -155,30 +192,24 @@ def test_footprint_of_each_process_kind(e2e_env, tmp_path):  # noqa: F811 (the f
         time.sleep(3)  # let every process settle after its start before the idle reading
         sampler.start()
         time.sleep(2)
-        accepted = []
+        def body(**fields) -> dict:
+            return {"call_identifier": f"fp-{uuid.uuid4().hex[:12]}", "agent_id": tenant.agent_id,
+                    "client_id": tenant.workspace_id, "metric_ids": ids, **fields}
+
         with RecordingServer() as recordings:
             url = recordings.add("sample.wav", (ROOT / "deploy/sample/sample-call.wav").read_bytes())
             started = time.monotonic()
-            for _ in range(ROUNDS):
-                for fields in ({"recording_url": url, "transcript": transcript}, {"recording_url": url},
-                               {"transcript": transcript}):
-                    body = {"call_identifier": f"fp-{uuid.uuid4().hex[:12]}", "agent_id": tenant.agent_id,
-                            "client_id": tenant.workspace_id, "metric_ids": ids, **fields}
-                    response = requests.post(f"{base}/api/public/v1/calls", headers=headers, json=body, timeout=10)
-                    assert response.status_code == 202, response.text
-                    accepted.append(response.json()["id"])
-            deadline = time.monotonic() + 600
-            pending = set(accepted)
-            while pending and time.monotonic() < deadline:
-                for call_id in list(pending):
-                    call = requests.get(f"{base}/api/public/v1/calls/{call_id}", headers=headers, timeout=10).json()
-                    if call["analysis_status"] != "pending":
-                        assert call["analysis_status"] == "computed", call
-                        pending.discard(call_id)
-                time.sleep(0.5)
+            accepted = submit_and_wait(base, headers, [
+                body(**fields) for _ in range(ROUNDS) for fields in
+                ({"recording_url": url, "transcript": transcript}, {"recording_url": url}, {"transcript": transcript})],
+                timeout=600)
             elapsed = time.monotonic() - started
-        assert not pending, f"{len(pending)} calls still pending"
-        time.sleep(1)
+            time.sleep(1)
+            long_started = time.monotonic()
+            if LONG_MINUTES > 0:
+                long_url = recordings.add("long.wav", long_recording(LONG_MINUTES))
+                submit_and_wait(base, headers, [body(recording_url=long_url)], timeout=1800)
+            long_elapsed = time.monotonic() - long_started
     finally:
         sampler.stop.set()
         sampler.join()
@@ -190,10 +221,18 @@ def test_footprint_of_each_process_kind(e2e_env, tmp_path):  # noqa: F811 (the f
     print(f"\n{calls} calls ({ROUNDS} × recording+transcript, recording only, transcript only; each with one LLM "
           f"and one code metric) in {elapsed:.1f} s on {os.cpu_count()} cores")
     print(f"{'process':22} {'idle PSS':>9} {'peak PSS':>9} {'peak RSS':>9} {'CPU s/call':>10} {'busiest 1 s':>12}")
-    for name, samples in sampler.samples.items():
+    for name, every in sampler.samples.items():
+        samples = [s for s in every if s[0] < long_started]  # the 12 calls only
         idle = samples[0][2]
         peak_pss = max(s[2] for s in samples)
         peak_rss = max(s[1] for s in samples)
         cpu = (samples[-1][3] - samples[0][3]) / calls
         print(f"{name:22} {idle / mib:8.0f}M {peak_pss / mib:8.0f}M {peak_rss / mib:8.0f}M {cpu:10.3f} "
               f"{busiest_second(samples):11.2f}c")
+    if LONG_MINUTES > 0:
+        print(f"\nthen one recording-only call of {LONG_MINUTES:g} min (the sample repeated) in {long_elapsed:.1f} s:")
+        print(f"{'process':22} {'peak PSS':>9} {'peak RSS':>9} {'CPU s':>8}")
+        for name in ("worker-audio", "worker-transcription", "worker-llm", "worker-judge"):
+            window = [s for s in sampler.samples[name] if s[0] >= long_started]
+            print(f"{name:22} {max(s[2] for s in window) / mib:8.0f}M {max(s[1] for s in window) / mib:8.0f}M "
+                  f"{window[-1][3] - window[0][3]:8.1f}")
