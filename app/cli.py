@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import time
 
 from app.errors import CallscopeError
 from app.settings import Settings, SettingsError, read_env_file
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db").add_subparsers(dest="command", required=True)
     db.add_parser("migrate", help="apply pending migrations")
+    db_wait = db.add_parser("wait", help="wait until the database answers and every migration is applied "
+                                         "(a pod's init container, docs/kubernetes.md#migrations)")
+    db_wait.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (exit 1)")
 
     ws = sub.add_parser("workspaces").add_subparsers(dest="command", required=True)
     ws_create = ws.add_parser("create", help="create a workspace (a tenant)")
@@ -107,6 +111,27 @@ def _run(args, settings: Settings) -> dict:
     raise SystemExit(2)
 
 
+def _wait_for_schema(settings: Settings, timeout: float) -> dict:
+    """Poll every 2 s until the database answers with no migration pending: the release Job may
+    still be running, or the database still starting."""
+    from app.db.pool import connect
+    from app.service import admin
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with connect(settings.database_url) as conn:
+                pending = admin.pending_migrations(conn)
+            if not pending:
+                return {"pending": []}
+            reason = f"migrations not applied yet: {', '.join(pending)}"
+        except CallscopeError as exc:  # the database does not answer (yet)
+            reason = str(exc)
+        if time.monotonic() > deadline:
+            raise CallscopeError(f"gave up after {timeout:g} s: {reason}", code="migrations_pending")
+        time.sleep(2)
+
+
 def _stdin_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -142,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env(_environment(args.env_file),
                                      secrets=(args.group, args.command) in _NEED_SECRETS)
-        result = _run(args, settings)
+        result = _wait_for_schema(settings, args.timeout) if (args.group, args.command) == ("db", "wait") \
+            else _run(args, settings)
     except (SettingsError, CallscopeError) as exc:
         code = getattr(exc, "code", "invalid_settings")
         if args.json:

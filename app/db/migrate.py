@@ -19,11 +19,7 @@ def apply_migrations(conn: Conn) -> list[str]:
             " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
-        files = sorted(
-            (f for f in resources.files("app.db.migrations").iterdir() if f.name.endswith(".sql")),
-            key=lambda f: f.name,
-        )
-        for file in files:
+        for file in _migration_files():
             version = file.name.removesuffix(".sql")
             if version in done:
                 continue
@@ -31,3 +27,16 @@ def apply_migrations(conn: Conn) -> list[str]:
             conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
             applied_now.append(version)
     return applied_now
+
+
+def pending_migrations(conn: Conn) -> list[str]:
+    """The versions not applied yet, in order (all of them on an empty database)."""
+    done: set[str] = set()
+    if conn.execute("SELECT 1 WHERE to_regclass('schema_migrations') IS NOT NULL").fetchone():
+        done = {row["version"] for row in conn.execute("SELECT version FROM schema_migrations")}
+    return [v for v in (f.name.removesuffix(".sql") for f in _migration_files()) if v not in done]
+
+
+def _migration_files() -> list:
+    return sorted((f for f in resources.files("app.db.migrations").iterdir() if f.name.endswith(".sql")),
+                  key=lambda f: f.name)

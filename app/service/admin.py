@@ -4,6 +4,7 @@ from __future__ import annotations
 from app.auth import max_token_lifetime, mint_token, new_key_id, token_expiry
 from app.db import agents as agents_db
 from app.db import erasures as erasures_db
+from app.db import migrate as migrate_db
 from app.db import workspaces as workspaces_db
 from app.db.migrate import apply_migrations
 from app.db.pool import Conn
@@ -13,6 +14,11 @@ from app.settings import Settings
 
 def migrate(conn: Conn) -> list[str]:
     return apply_migrations(conn)
+
+
+def pending_migrations(conn: Conn) -> list[str]:
+    with conn.transaction():
+        return migrate_db.pending_migrations(conn)
 
 
 def create_workspace(conn: Conn, name: str) -> dict:

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import JWT_KEYS, SECRET
+import psycopg
+
+from tests.conftest import JWT_KEYS, SECRET, database_url, service_url
 
 CLI = str(Path(sys.executable).with_name("callscope"))
 
@@ -108,3 +110,29 @@ def test_secrets_reseal_moves_every_secret_to_the_new_key(db, test_db_url, clien
     assert only_new.open(row["api_key"]) == "api-key-abcdefgh"
     hook = db.execute("SELECT secret, previous_secret FROM webhook_endpoints").fetchone()
     assert only_new.open(hook["secret"]).startswith("whsec_") and only_new.open(hook["previous_secret"]).startswith("whsec_")
+
+
+def test_db_wait_holds_a_pod_until_the_release_job_has_migrated(tmp_path):
+    """`callscope db wait` is the init container of every Kubernetes pod (docs/kubernetes.md#migrations):
+    it returns only once every migration is applied, and gives up with a code after its timeout."""
+    with psycopg.connect(service_url("ADMIN_URL"), autocommit=True) as admin:
+        admin.execute('DROP DATABASE IF EXISTS "callscope_wait" WITH (FORCE)')
+        admin.execute('CREATE DATABASE "callscope_wait" OWNER callscope')
+    env = bare_env(CALLSCOPE_DATABASE_URL=database_url("callscope_wait"))
+    code, out = run(["db", "wait", "--timeout", "0"], env, cwd=tmp_path)
+    assert code == 1 and out["error"]["code"] == "migrations_pending"
+    assert "0001_init" in out["error"]["message"]
+    waiting = subprocess.Popen([CLI, "--json", "db", "wait", "--timeout", "60"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        try:  # it has looked at least once (every 2 s) and still waits: nothing is migrated
+            waiting.wait(timeout=3)
+            raise AssertionError(f"db wait returned before the migration: {waiting.stdout.read()}")
+        except subprocess.TimeoutExpired:
+            pass
+        assert run(["db", "migrate"], env, cwd=tmp_path)[0] == 0
+        assert waiting.wait(timeout=30) == 0
+        assert json.loads(waiting.stdout.read()) == {"pending": []}
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()

@@ -23,7 +23,7 @@ def anchors(page: Path) -> set[str]:
 
 def cited() -> list[tuple[str, str, str | None]]:
     sources = [*ROOT.glob("app/**/*.py"), *ROOT.glob("app/**/*.sql"), *ROOT.glob("workers/**/*.py"),
-               *ROOT.glob("tests/**/*.py"), *ROOT.glob("deploy/*"), ROOT / "README.md"]
+               *ROOT.glob("tests/**/*.py"), *ROOT.glob("deploy/**/*"), ROOT / "README.md"]
     found = [(str(path.relative_to(ROOT)), page, section) for path in sources if path.is_file()
              for page, section in CITATION.findall(path.read_text(errors="replace"))]
     found += [(f"docs/{path.name}", page, section) for path in DOCS.glob("*.md")
