@@ -10,6 +10,8 @@ thing — the workspace id — or raises Unauthorized with a code that does not 
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -80,3 +82,32 @@ def bearer_token(authorization_header: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(code="missing_token")
     return token.strip()
+
+
+class KeyCache:
+    """The revocation check's answers, kept for `ttl_seconds` per key id (docs/api.md#authentication):
+    a token whose key was revoked keeps working for at most that long in a process that checked
+    it just before, and the database answers one query per key per process per period instead
+    of one per request. A key's own expiry still ends it on time (an entry never outlives it).
+    Negative answers are kept too: a revoked or unknown key never becomes valid again. `ttl_seconds`
+    0 checks the database on every request. At most `max_entries` keys, the oldest dropped first."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000, clock: Callable[[], float] = time.time):
+        self.ttl, self._max, self._clock = ttl_seconds, max_entries, clock
+        self._entries: dict[str, tuple[int | None, float]] = {}
+
+    def workspace(self, key_id: str, lookup: Callable[[str], tuple[int | None, datetime | None]]) -> int | None:
+        """The workspace of an active key (None: revoked, expired or unknown), from the cache
+        while fresh, else from `lookup` (key id → (workspace id, expiry))."""
+        now = self._clock()
+        cached = self._entries.get(key_id)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        workspace_id, expires_at = lookup(key_id)
+        if self.ttl > 0:
+            until = now + self.ttl if expires_at is None else min(now + self.ttl, expires_at.timestamp())
+            self._entries.pop(key_id, None)
+            if len(self._entries) >= self._max:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[key_id] = (workspace_id, until)
+        return workspace_id

@@ -93,6 +93,14 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis. While it is "
      "unreachable requests are let through (the limiter never takes the API down; logged)."),
+    ("token_cache_seconds", "CALLSCOPE_TOKEN_CACHE_SECONDS", "10",
+     "How long a web process trusts its last revocation check of an API key: a revoked token "
+     "stops working within this many seconds. `0` checks the database on every request."),
+    ("outbox_relay", "CALLSCOPE_OUTBOX_RELAY", "web",
+     "`web`: each web process runs a thread that publishes the tasks requests commit to the "
+     "outbox. `off`: this process does not relay (some other web process must)."),
+    ("outbox_poll_seconds", "CALLSCOPE_OUTBOX_POLL_SECONDS", "0.05",
+     "How often an idle relay looks for new outbox rows (the most a task waits before it is published)."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
      "Worker only: speech recognition for recordings: `local` (faster-whisper on the worker's "
      "CPU), `openai` (an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no "
@@ -215,6 +223,9 @@ class Settings:
     rate_limit_per_second: float
     rate_limit_burst: int
     rate_limit_redis_url: str
+    token_cache_seconds: int
+    outbox_relay: str
+    outbox_poll_seconds: float
     transcriber: str
     asr_model: str
     asr_threads: int
@@ -277,6 +288,8 @@ class Settings:
             raise SettingsError("CALLSCOPE_TRANSCRIBER must be `local`, `openai` or `none`")
         if self.transcriber == "openai" and not self.asr_base_url:
             raise SettingsError("CALLSCOPE_TRANSCRIBER=openai needs CALLSCOPE_ASR_BASE_URL")
+        if self.outbox_relay not in ("web", "off"):
+            raise SettingsError("CALLSCOPE_OUTBOX_RELAY must be `web` or `off`")
         if self.code_judge_isolation not in ("full", "off"):
             raise SettingsError("CALLSCOPE_CODE_JUDGE_ISOLATION must be `full` or `off`")
         if self.encryption_keys:
@@ -327,11 +340,12 @@ _INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redi
          "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
-         "reanalysis_per_second", "worker_metrics_port"}
+         "reanalysis_per_second", "worker_metrics_port", "token_cache_seconds"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
            "asr_timeout_seconds", "webhook_retry_base_seconds", "webhook_retry_max_delay_seconds",
-           "webhook_retry_window_seconds", "webhook_connect_timeout", "webhook_read_timeout", "webhook_poll_seconds"}
+           "webhook_retry_window_seconds", "webhook_connect_timeout", "webhook_read_timeout", "webhook_poll_seconds",
+           "outbox_poll_seconds"}
 
 
 def _parse(field: str, value: str):

@@ -41,6 +41,11 @@ HTTP_ERRORS = Counter("callscope_http_errors_total", "4xx and 5xx answers, by st
                       ["status", "code"])
 CALLS_ACCEPTED = Counter("callscope_calls_accepted_total", "Calls accepted for analysis (202), by observation type.",
                          ["observation_type"])
+OUTBOX_RELAYED = Counter("callscope_outbox_relayed_total", "Tasks the outbox relay published to the broker, by task.",
+                         ["task"])
+OUTBOX_WAIT = Histogram("callscope_outbox_wait_seconds",
+                        "Time a task waited in the outbox, from the commit that wrote it to the relay's claim.",
+                        ["task"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0))
 
 # Workers
 STAGE_DURATION = Histogram("callscope_stage_duration_seconds", "Time one run of a pipeline stage took, by stage.",
@@ -66,11 +71,13 @@ PENDING_AGES = (("0-1m", 60), ("1m-5m", 300), ("5m-15m", 900), ("15m-1h", 3600),
 
 @dataclass(frozen=True)
 class Backlog:
-    """What waits: messages per queue (None: the broker did not answer) and pending calls by age."""
+    """What waits: messages per queue (None: the broker did not answer), pending calls by age
+    and tasks not yet relayed from the outbox."""
 
     queue_depths: Mapping[str, int] | None
     pending_by_age: Mapping[str, int] | None   # None: the database did not answer
     oldest_pending_seconds: float | None
+    outbox: tuple[int, float] | None = None    # (tasks waiting, oldest's age in seconds)
 
 
 class BacklogCollector(Collector):
@@ -93,6 +100,12 @@ class BacklogCollector(Collector):
             families.append(GaugeMetricFamily("callscope_oldest_pending_call_age_seconds",
                                               "Seconds since the oldest pending call was accepted (0: none pending).",
                                               value=backlog.oldest_pending_seconds))
+        if backlog.outbox is not None:
+            families.append(GaugeMetricFamily("callscope_outbox_waiting", "Tasks committed to the outbox, not yet relayed.",
+                                              value=backlog.outbox[0]))
+            families.append(GaugeMetricFamily("callscope_outbox_oldest_age_seconds",
+                                              "Seconds the oldest task in the outbox has waited (0: none).",
+                                              value=backlog.outbox[1]))
         families.append(GaugeMetricFamily("callscope_broker_up", "1 when the broker answered the queue-depth read.",
                                           value=0 if backlog.queue_depths is None else 1))
         families.append(GaugeMetricFamily("callscope_database_up", "1 when the database answered the pending-calls read.",

@@ -14,7 +14,7 @@ from app.settings import Settings
 JWT_KEYS = "test-key:" + "k" * 48
 SECRET = "s" * 48
 LOOPBACK_ONLY = "127.0.0.0/8,::1/128"
-TABLES = ("user_sessions", "user_invites", "users",
+TABLES = ("task_outbox", "user_sessions", "user_invites", "users",
           "analysis_runs", "reanalysis_jobs", "webhook_attempts", "webhook_deliveries", "webhook_endpoints",
           "integration_signatures",
           "call_status_history", "metric_results", "custom_results", "stage_runs", "calls", "erasures",
@@ -53,6 +53,9 @@ def make_settings(database: str, broker: str, **overrides) -> Settings:
         "CALLSCOPE_SECRET_KEY": SECRET,
         "CALLSCOPE_FETCH_NETWORKS": LOOPBACK_ONLY,
         "CALLSCOPE_DB_TIMEOUT_SECONDS": "3",
+        # no relay thread per test app: a test that needs tasks published relays them itself
+        # (app.relay.drain) or asks for the thread (the end-to-end stack does)
+        "CALLSCOPE_OUTBOX_RELAY": "off",
     }
     return Settings.from_env(environ=env, **overrides)
 

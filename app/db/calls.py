@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
+from app.db.outbox import INSERT_FOR_NEW_CALL
 from app.db.pool import Conn, one
 
 _INSERT_COLUMNS = (
@@ -37,10 +38,11 @@ _FILTERS = {
 }
 
 
-def insert_call(conn: Conn, values: dict, metric_keys: list[str]) -> dict:
+def insert_call(conn: Conn, values: dict, metric_keys: list[str], outbox_task: str) -> dict:
     """Insert a call of a live agent of the workspace, with one pending result per metric key
-    the agent has not disabled, one per custom metric that will run, and the first history
-    row — ONE statement, atomic on its own and a single round trip (the hot path of POST /calls).
+    the agent has not disabled, one per custom metric that will run, the first history row and
+    the outbox row of `outbox_task(call id)` — ONE statement, atomic on its own and a single
+    round trip (the hot path of POST /calls; docs/pipeline.md#the-outbox).
 
     Returns {"agent_found": bool, "call_id": int | None}: call_id is None when the agent is
     not found or the workspace already has the call_identifier (the unique index decides
@@ -50,6 +52,7 @@ def insert_call(conn: Conn, values: dict, metric_keys: list[str]) -> dict:
               for c in _INSERT_COLUMNS}
     params["metric_keys"] = metric_keys
     params["custom_ids"] = values.get("metric_ids") or None
+    params["outbox_task"] = outbox_task
     return one(conn.execute(
         "WITH agent AS (SELECT id, disabled_standard_metrics, enabled_metric_ids FROM agents"
         "  WHERE id = %(agent_id)s AND workspace_id = %(workspace_id)s AND deleted_at IS NULL),"
@@ -68,7 +71,8 @@ def insert_call(conn: Conn, values: dict, metric_keys: list[str]) -> dict:
         "   WHEN %(custom_ids)s::bigint[] IS NULL THEN m.id = ANY(agent.enabled_metric_ids) AND v.enabled"
         "   ELSE m.id = ANY(%(custom_ids)s::bigint[]) END ORDER BY m.id),"
         " history AS (INSERT INTO call_status_history (call_id, field, from_status, to_status)"
-        "  SELECT id, 'analysis_status', NULL, 'pending' FROM new_call)"
+        "  SELECT id, 'analysis_status', NULL, 'pending' FROM new_call),"
+        f" outbox AS ({INSERT_FOR_NEW_CALL})"
         " SELECT EXISTS (SELECT 1 FROM agent) AS agent_found, (SELECT id FROM new_call) AS call_id",
         params,
     ).fetchone())

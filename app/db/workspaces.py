@@ -33,11 +33,11 @@ def revoke_api_key(conn: Conn, key_id: str) -> dict | None:
     ).fetchone()
 
 
-def active_key_workspace(conn: Conn, key_id: str) -> int | None:
-    """Workspace of an unrevoked, unexpired key; None otherwise."""
+def active_key(conn: Conn, key_id: str) -> tuple[int | None, datetime | None]:
+    """(workspace id, expiry) of an unrevoked, unexpired key; (None, None) otherwise."""
     row = conn.execute(
-        "SELECT workspace_id FROM api_keys WHERE id = %s AND revoked_at IS NULL"
+        "SELECT workspace_id, expires_at FROM api_keys WHERE id = %s AND revoked_at IS NULL"
         " AND (expires_at IS NULL OR expires_at > now())",
         (key_id,),
     ).fetchone()
-    return row["workspace_id"] if row else None
+    return (row["workspace_id"], row["expires_at"]) if row else (None, None)

@@ -1,9 +1,10 @@
-"""Authenticating a request: token → workspace id, with the revocation check in Postgres."""
+"""Authenticating a request: token → workspace id, with the revocation check in Postgres (its
+answers cached per process for CALLSCOPE_TOKEN_CACHE_SECONDS, app/auth.KeyCache)."""
 from __future__ import annotations
 
 from app.auth import bearer_token, decode_token, max_token_lifetime
 from app.db.pool import autocommit
-from app.db.workspaces import active_key_workspace
+from app.db.workspaces import active_key
 from app.errors import RateLimited, Unauthorized
 from app.service.deps import Deps
 
@@ -14,8 +15,7 @@ def authenticate(deps: Deps, authorization_header: str | None) -> int:
     but a signature check)."""
     workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header),
                                         max_token_lifetime(deps.settings.token_max_lifetime_days))
-    with autocommit(deps.pool) as conn:
-        key_workspace = active_key_workspace(conn, key_id)
+    key_workspace = deps.key_cache.workspace(key_id, lambda key: _active_key(deps, key))
     # A key of another workspace with a tampered `sub` fails here too.
     if key_workspace != workspace_id:
         raise Unauthorized(code="invalid_token")
@@ -23,3 +23,8 @@ def authenticate(deps: Deps, authorization_header: str | None) -> int:
     if not decision.allowed:
         raise RateLimited(details={"retry_after_seconds": decision.retry_after_seconds})
     return workspace_id
+
+
+def _active_key(deps: Deps, key_id: str):
+    with autocommit(deps.pool) as conn:
+        return active_key(conn, key_id)

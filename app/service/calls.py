@@ -12,6 +12,7 @@ from app.db import metrics as metrics_db
 from app.db import results as results_db
 from app.db.pool import autocommit, one, transaction
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.queue import ANALYZE_TASK
 from app.service.deps import Deps
 from app.status import NOT_APPLICABLE, PENDING
 
@@ -19,7 +20,8 @@ MAX_METADATA_BYTES = 64 * 1024
 
 
 def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
-    """Store a call and its pending metric rows (committed), then enqueue the analysis.
+    """Store a call, its pending metric rows and its `calls.analyze` task in the outbox, in one
+    committed statement; the relay publishes the task (docs/pipeline.md#the-outbox).
 
     Raises NotFound (client or agent not in the workspace), ValidationFailed (metric_ids),
     Conflict (call_identifier already used; details carry the existing id).
@@ -49,8 +51,8 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
             unknown = metrics_db.missing_metric_ids(conn, workspace_id, data["metric_ids"])
             if unknown:
                 raise ValidationFailed(details={"metric_ids": [f"Unknown metric id(s): {unknown}."]})
-        # one atomic statement: the call, its pending results and its history row, or nothing
-        inserted = calls_db.insert_call(conn, values, list(catalogue.STANDARD_KEYS))
+        # one atomic statement: the call, its pending results, its history row and its task, or nothing
+        inserted = calls_db.insert_call(conn, values, list(catalogue.STANDARD_KEYS), ANALYZE_TASK)
         if not inserted["agent_found"]:
             raise NotFound("No such agent.", details={"agent_id": data["agent_id"]})
         if inserted["call_id"] is None:
@@ -58,8 +60,6 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
             raise Conflict(details={"id": existing, "call_identifier": data["call_identifier"]})
         call_id = inserted["call_id"]
     telemetry.CALLS_ACCEPTED.labels(data["observation_type"]).inc()
-    # After the commit: the worker must never be handed a row it cannot see yet.
-    deps.queue.enqueue_analysis(call_id)
     return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": PENDING}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.auth import KeyCache
 from app.db.pool import Pool
 from app.queue import TaskQueue
 from app.ratelimit import RateLimiter
@@ -17,3 +18,4 @@ class Deps:
     queue: TaskQueue
     storage: Storage
     rate_limiter: RateLimiter
+    key_cache: KeyCache

@@ -18,11 +18,13 @@ from app import catalogue
 from app.db import agents as agents_db
 from app.db import calls as calls_db
 from app.db import integrations as integrations_db
+from app.db import outbox as outbox_db
 from app.db import runs as runs_db
 from app.db.pool import Conn, transaction
 from app.errors import MalformedRequest, NotFound, ServiceUnavailable, ValidationFailed
 from app.platforms import elevenlabs, retell, signatures, vapi
 from app.platforms.mapped import PlatformEvent, UnusableEvent
+from app.queue import ANALYZE_TASK
 from app.secretbox import SecretBox
 from app.service.deps import Deps
 from app.status import NOT_APPLICABLE, PENDING
@@ -63,8 +65,9 @@ def receive_event(deps: Deps, integration_id: int, headers: Mapping[str, str], b
                 "status": "ignored", "call_id": None, "call_identifier": event.call_id}
         else:
             answer = _store_call(conn, integration, event)
-    if answer.pop("analyse", False) and isinstance(answer["call_id"], int):
-        deps.queue.enqueue_analysis(answer["call_id"])  # after the commit, as POST /calls
+        if answer.pop("analyse", False) and isinstance(answer["call_id"], int):
+            # a new run of a call we had: its task, committed with it
+            outbox_db.add_task(conn, ANALYZE_TASK, answer["call_id"])
     return answer
 
 
@@ -174,7 +177,7 @@ def _store_call(conn: Conn, integration: dict, event: PlatformEvent) -> dict:
         "integration_id": integration["id"],
         "recording_source": source,
     }
-    inserted = calls_db.insert_call(conn, values, list(catalogue.STANDARD_KEYS))
+    inserted = calls_db.insert_call(conn, values, list(catalogue.STANDARD_KEYS), ANALYZE_TASK)
     if not inserted["agent_found"]:
         raise ValidationFailed("The integration's agent was deleted.", code="unmapped_agent",
                                details={"agent_id": ["The agent this event maps to no longer exists."]})
@@ -185,7 +188,8 @@ def _store_call(conn: Conn, integration: dict, event: PlatformEvent) -> dict:
         if existing is None:
             raise ServiceUnavailable("The call could not be stored; retry.", code="concurrent_event")
         return _merge(conn, integration, existing, event)
-    return {"status": "accepted", "call_id": inserted["call_id"], "call_identifier": event.call_id, "analyse": True}
+    # its calls.analyze went to the outbox in the same statement as the call (insert_call)
+    return {"status": "accepted", "call_id": inserted["call_id"], "call_identifier": event.call_id}
 
 
 def _merge(conn: Conn, integration: dict, call_id: int, event: PlatformEvent) -> dict:

@@ -1,8 +1,9 @@
-"""The backlog an operator watches: messages per queue and pending calls by age
+"""The backlog an operator watches: messages per queue, pending calls by age, tasks in the outbox
 (docs/operations.md#metrics)."""
 from __future__ import annotations
 
 from app.db import calls as calls_db
+from app.db import outbox as outbox_db
 from app.db.pool import transaction
 from app.errors import ServiceUnavailable
 from app.service.deps import Deps
@@ -16,6 +17,8 @@ def backlog(deps: Deps) -> Backlog:
     try:
         with transaction(deps.pool) as conn:
             counts, oldest = calls_db.pending_ages(conn, bounds)
+            outbox = outbox_db.outbox_backlog(conn)
     except ServiceUnavailable:
         return Backlog(deps.queue.depths(), None, None)
-    return Backlog(deps.queue.depths(), {age: count for (age, _), count in zip(PENDING_AGES, counts)}, oldest)
+    return Backlog(deps.queue.depths(), {age: count for (age, _), count in zip(PENDING_AGES, counts)}, oldest,
+                   outbox)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.db import metrics as metrics_db
+from app.db import outbox as outbox_db
 from app.db import runs as runs_db
 from app.db.pool import transaction
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.queue import REANALYSIS_JOB_TASK
+from app.queue import ANALYZE_TASK, REANALYSIS_JOB_TASK
 from app.service.calls import resolve_call_id
 from app.service.deps import Deps
 from app.status import PENDING
@@ -39,7 +40,7 @@ def reanalyze_call(deps: Deps, workspace_id: int, ref: str, data: dict) -> dict:
             raise Conflict("The call is still being analysed; re-analyse it once it is final.",
                            code="analysis_in_progress", details={"id": call_id})
         runs = runs_db.earlier_runs(conn, call_id)
-    deps.queue.enqueue_analysis(call_id)  # after the commit
+        outbox_db.add_task(conn, ANALYZE_TASK, call_id)  # committed with the reset
     return {"id": call_id, "analysis_status": PENDING, "analysis_run": runs[0]["run"] + 1}
 
 
@@ -57,8 +58,8 @@ def start_job(deps: Deps, workspace_id: int, data: dict) -> dict:
     with transaction(deps.pool) as conn:
         _check_metric_ids(conn, workspace_id, options)
         job = runs_db.insert_job(conn, workspace_id, filters, options)
-    if job["status"] == "running":
-        deps.queue.send(REANALYSIS_JOB_TASK, job["id"])
+        if job["status"] == "running":
+            outbox_db.add_task(conn, REANALYSIS_JOB_TASK, job["id"])
     return job
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 
+from app.db import outbox as outbox_db
 from app.db import webhooks as webhooks_db
 from app.db.pool import transaction
 from app.errors import NotFound
@@ -89,7 +90,7 @@ def redeliver(deps: Deps, workspace_id: int, endpoint_id: int, delivery_id: int)
     with transaction(deps.pool) as conn:
         _owned(conn, workspace_id, endpoint_id)
         row = webhooks_db.request_redelivery(conn, endpoint_id, delivery_id)
-    if row is None:
-        raise NotFound("No such delivery.")
-    deps.queue.send(DELIVER_WEBHOOK_TASK, row["id"])  # after the commit
+        if row is None:
+            raise NotFound("No such delivery.")
+        outbox_db.add_task(conn, DELIVER_WEBHOOK_TASK, row["id"])  # committed with the request
     return {**row, "attempt_log": []}

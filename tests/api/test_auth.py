@@ -129,3 +129,68 @@ def test_issuing_under_a_maximum_lifetime(db, settings, tenant):
         admin.issue_token(db, limited, tenant.workspace_id, expires_in_seconds=31 * 86400)
     unlimited = admin.issue_token(db, settings, tenant.workspace_id)
     assert "exp" not in jwt.decode(unlimited["token"], options={"verify_signature": False})
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_revoked_token_stops_working_within_the_cache_period(app, client, db, tenant):
+    """docs/api.md#authentication: a process trusts its last check of a key for
+    CALLSCOPE_TOKEN_CACHE_SECONDS; revocation takes effect within that bound, not later."""
+    from dataclasses import replace
+
+    from app.auth import KeyCache
+
+    clock = Clock()
+    deps = app.extensions["callscope"]
+    app.extensions["callscope"] = replace(deps, key_cache=KeyCache(deps.settings.token_cache_seconds, clock=clock))
+    assert client.get(URL, headers=tenant.headers).status_code == 200  # checked now, cached
+    admin.revoke_token(db, tenant.key_id)
+    clock.now += deps.settings.token_cache_seconds - 0.5
+    assert client.get(URL, headers=tenant.headers).status_code == 200  # within the documented bound
+    clock.now += 0.5
+    assert_401(client.get(URL, headers=tenant.headers))  # the bound has passed: refused
+    clock.now += 3600
+    assert_401(client.get(URL, headers=tenant.headers))  # and it stays refused
+
+
+def test_the_cache_never_outlives_the_keys_own_expiry():
+    from app.auth import KeyCache
+
+    clock, lookups = Clock(), []
+    expires = datetime.fromtimestamp(clock.now + 3, UTC)
+
+    def lookup(key_id):
+        lookups.append(key_id)
+        return (7, expires) if clock.now < expires.timestamp() else (None, None)
+
+    cache = KeyCache(60, clock=clock)
+    assert cache.workspace("key_a", lookup) == 7
+    clock.now += 2
+    assert cache.workspace("key_a", lookup) == 7 and lookups == ["key_a"]  # fresh: no query
+    clock.now += 1
+    assert cache.workspace("key_a", lookup) is None  # expired with the key, not 60 s later
+
+
+def test_the_cache_holds_at_most_its_size_and_zero_means_no_cache():
+    from app.auth import KeyCache
+
+    lookups: list[str] = []
+
+    def lookup(key_id):
+        lookups.append(key_id)
+        return 1, None
+
+    small = KeyCache(60, max_entries=2, clock=Clock())
+    for key in ("a", "b", "c", "a"):
+        small.workspace(key, lookup)
+    assert lookups == ["a", "b", "c", "a"]  # "a" was dropped to make room for "c"
+    off, lookups[:] = KeyCache(0, clock=Clock()), []
+    off.workspace("a", lookup)
+    off.workspace("a", lookup)
+    assert lookups == ["a", "a"]

@@ -17,7 +17,12 @@ def scrape(client) -> Samples:
     return parse(response.get_data(as_text=True))
 
 
-def test_requests_calls_and_errors_are_counted_by_route_status_and_code(client, tenant):
+def test_requests_calls_and_errors_are_counted_by_route_status_and_code(app, client, tenant):
+    import redis
+
+    from app.relay import drain
+
+    redis.Redis.from_url(app.extensions["callscope"].settings.broker_url).delete("control")
     before = scrape(client)
     for n in range(3):
         response = client.post(CALLS, json=call_body(tenant, call_identifier=f"prom-{n}"), headers=tenant.headers)
@@ -36,11 +41,18 @@ def test_requests_calls_and_errors_are_counted_by_route_status_and_code(client, 
     assert moved(before, after, "callscope_http_errors_total", status="401", code="missing_token") == 1
     # the latency histogram saw every POST, whatever its answer
     assert moved(before, after, "callscope_http_request_duration_seconds_count", route=CALLS, method="POST") == 4
-    # the backlog: the accepted calls wait on the control queue and are pending, all under a minute old
-    assert moved(before, after, "callscope_queue_depth", queue="control") == 3
+    # the backlog: the accepted calls' tasks wait in the outbox, the calls are pending, all under a minute old
+    assert moved(before, after, "callscope_outbox_waiting") == 3
     assert moved(before, after, "callscope_calls_pending", age="0-1m") == 3
     assert 0 <= after[("callscope_oldest_pending_call_age_seconds", ())] < 3600
     assert after[("callscope_broker_up", ())] == 1 and after[("callscope_database_up", ())] == 1
+    # relayed: the tasks move from the outbox to the control queue, and the relay counts them
+    assert drain(app.extensions["callscope.relay"]) == 3
+    relayed = scrape(client)
+    assert moved(after, relayed, "callscope_outbox_waiting") == -3
+    assert moved(after, relayed, "callscope_queue_depth", queue="control") == 3
+    assert moved(after, relayed, "callscope_outbox_relayed_total", task="calls.analyze") == 3
+    assert moved(after, relayed, "callscope_outbox_wait_seconds_count", task="calls.analyze") == 3
 
 
 def test_an_unknown_path_is_one_series_not_one_per_path(client):

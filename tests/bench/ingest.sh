@@ -8,7 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
 DURATION=${1:-15}; CONNS=${2:-16}; WORKERS=${3:-4}; THREADS=${WRK_THREADS:-2}
-PG_PORT=25434; REDIS_PORT=26381; API_PORT=18080; CEIL_PORT=18081
+# ports: override with BENCH_PORT_BASE when another checkout benchmarks on the same machine
+BASE=${BENCH_PORT_BASE:-18080}
+PG_PORT=$((BASE + 7354)); REDIS_PORT=$((BASE + 8301)); API_PORT=$BASE; CEIL_PORT=$((BASE + 1))
 VENV=${CALLSCOPE_VENV:-.venv}
 ensure_packages initdb:postgresql redis-server:redis-server wrk:wrk
 ensure_venv "$VENV" test,worker
@@ -47,7 +49,7 @@ PY
 echo "body: $(wc -c <"$BENCH_BODY") bytes, 20 turns; gunicorn workers: $WORKERS; wrk: 2 threads, $CONNS connections, ${DURATION}s"
 
 "$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$API_PORT" --log-level warning "app:create_app()" &
-PIDS+=($!)
+API_PID=$!; PIDS+=($API_PID)
 "$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$CEIL_PORT" --log-level warning --chdir tests/bench "ceiling_app:create_app()" &
 PIDS+=($!)
 for port in $API_PORT $CEIL_PORT; do
@@ -63,10 +65,16 @@ run() {  # slug label url
   printf '%-28s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$errors"
   echo "$rps" >"$STATE/$1.rps"
 }
+if [ -n "${BENCH_PROFILE:-}" ]; then  # sample every API worker with py-spy during the API run
+  mkdir -p "$BENCH_PROFILE"
+  for pid in $(pgrep -P "$API_PID"); do
+    "$VENV/bin/py-spy" record -r 200 -f raw -d "$DURATION" -p "$pid" -o "$BENCH_PROFILE/api-$pid.txt" >/dev/null 2>&1 &
+  done
+fi
 run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls"
 run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling"
 accepted=$("$VENV/bin/python" -c "import psycopg; print(psycopg.connect('$CALLSCOPE_DATABASE_URL').execute('select count(*) from calls').fetchone()[0])")
-queued=$(redis-cli -p "$REDIS_PORT" llen calls)
+queued=$(redis-cli -p "$REDIS_PORT" llen control)
 echo "calls stored in Postgres: $accepted; analysis tasks waiting in the broker queue: $queued"
 "$VENV/bin/python" -c "
 a=float(open('$STATE/api.rps').read()); c=float(open('$STATE/ceiling.rps').read())

@@ -145,8 +145,9 @@ _S3_SETTINGS = ("CALLSCOPE_STORAGE", "CALLSCOPE_S3_BUCKET", "CALLSCOPE_S3_ENDPOI
 def settings_for(env: dict):
     """The web side's settings for a worker environment (same database, broker and store).
     No rate limit: the tests poll hundreds of calls several times a second (the limiter has its
-    own tests in tests/api/test_rate_limit.py)."""
+    own tests in tests/api/test_rate_limit.py). The outbox relay runs in the app, as in gunicorn."""
     return make_settings(env["CALLSCOPE_DATABASE_URL"], env["CALLSCOPE_BROKER_URL"], rate_limit_per_second="0",
+                         outbox_relay="web",
                          **{k.removeprefix("CALLSCOPE_").lower(): v for k, v in env.items() if k in _S3_SETTINGS})
 
 

@@ -124,22 +124,39 @@ def test_private_address_is_refused_without_dialling(client, e2e_tenant):
     assert "recording_forbidden_address" in FAILURE_CODES
 
 
-def test_call_accepted_while_broker_down_is_delivered_by_the_sweeper(e2e_app, worker, e2e_tenant, recordings):
+def test_a_task_lost_after_the_relay_published_it_is_made_good_by_the_sweeper(e2e_app, worker, e2e_tenant):
+    """The outbox covers a broker that is down when a call is accepted (tests/api/test_outbox.py);
+    the sweeper covers a task lost inside the broker after the relay published it (a Redis crash
+    between two AOF syncs): here its outbox row vanishes unpublished, as if relayed and lost."""
+    import contextlib
     from dataclasses import replace
 
+    from app.db.pool import connect
     from app.service.calls import submit_call
 
-    class BrokerDown:
-        def enqueue_analysis(self, call_id):
-            return False  # as TaskQueue does when Redis is unreachable
+    class OneConnection:
+        """A pool of the one connection whose transaction the test commits itself."""
 
-    deps = replace(e2e_app.extensions["callscope"], queue=BrokerDown())
+        def __init__(self, conn):
+            self.conn = conn
+
+        @contextlib.contextmanager
+        def connection(self):
+            yield self.conn
+
+    deps = e2e_app.extensions["callscope"]
     body = {**call_body(e2e_tenant, call_identifier=f"sweep-{uuid.uuid4().hex[:8]}", transcript=CALL),
             "observation_type": "voice", "call_direction": "inbound"}
-    accepted = submit_call(deps, e2e_tenant.workspace_id, body)
+    with connect(deps.settings.database_url) as conn:
+        # the call and its task in one uncommitted transaction (no relay sees it); the task is
+        # dropped before the commit: the call is accepted, its task never reaches a worker
+        accepted = submit_call(replace(deps, pool=OneConnection(conn)), e2e_tenant.workspace_id, body)
+        conn.execute("DELETE FROM task_outbox WHERE task = 'calls.analyze' AND object_id = %s", (accepted["id"],))
+        conn.commit()
     client = e2e_app.test_client()
     call = wait_for_final(client, e2e_tenant, accepted["id"], timeout=90)
     assert call["analysis_status"] == "computed"
+    assert call["status_history"][0]["to"] == "pending"
 
 
 def test_recording_with_transcript_audio_wins_and_wpm_uses_audio_time(client, e2e_tenant, recordings):

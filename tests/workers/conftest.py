@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 
+from app.auth import KeyCache
 from app.db.pool import open_pool
 from app.ratelimit import RateLimiter
 from app.service import admin
@@ -33,8 +34,7 @@ class Sent:
 
 
 class NoQueue:
-    def enqueue_analysis(self, call_id):
-        return True
+    """The stage tests publish nothing: the stage under test is run by hand."""
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +59,7 @@ def env(db, test_db_url, tmp_path, transcriber):
                         transcriber=transcriber)
     ws = admin.create_workspace(db, "stages")
     agent = admin.create_agent(db, ws["id"], "bot")
-    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1))
+    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1), KeyCache(0))
 
     def new_call(**fields):
         body = {"call_identifier": f"c{len(sent.tasks)}-{fields.get('label', '')}-{id(fields)}",

@@ -1,0 +1,131 @@
+"""The transactional outbox and its relay (docs/pipeline.md#the-outbox): a request commits its
+task with its rows and never talks to the broker; the relay publishes each task — once, even
+with relays side by side — and a task committed while Redis is down is published when it is back."""
+from __future__ import annotations
+
+import base64
+import json
+import threading
+
+import pytest
+import redis
+
+from app.db.pool import open_pool
+from app.queue import CONTROL_QUEUE, TaskQueue, make_celery
+from app.relay import OutboxRelay, drain
+from tests.api.conftest import call_body
+
+URL = "/api/public/v1/calls"
+
+
+def published(settings, queue: str = CONTROL_QUEUE) -> list[tuple[str, int]]:
+    """(task name, argument) of every message waiting in a broker queue, oldest first — read the
+    way a worker reads it (kombu's envelope, the body base64-encoded JSON [args, kwargs, embed])."""
+    client = redis.Redis.from_url(settings.broker_url)
+    messages = []
+    for raw in reversed(client.lrange(queue, 0, -1)):
+        envelope = json.loads(raw)
+        args, _kwargs, _embed = json.loads(base64.b64decode(envelope["body"]))
+        messages.append((envelope["headers"]["task"], args[0]))
+    return messages
+
+
+@pytest.fixture(autouse=True)
+def empty_broker(settings):
+    redis.Redis.from_url(settings.broker_url).flushdb()
+
+
+def outbox_rows(db) -> list[tuple[str, int]]:
+    db.rollback()
+    return [(r["task"], r["object_id"]) for r in db.execute("SELECT task, object_id FROM task_outbox ORDER BY id")]
+
+
+def submit(client, tenant, n: int) -> list[int]:
+    ids = []
+    for i in range(n):
+        response = client.post(URL, json=call_body(tenant, call_identifier=f"outbox-{i}"), headers=tenant.headers)
+        assert response.status_code == 202
+        ids.append(response.get_json()["id"])
+    return ids
+
+
+def test_an_accepted_call_commits_its_task_and_the_relay_publishes_it_once(app, client, db, settings, tenant):
+    ids = submit(client, tenant, 3)
+    assert outbox_rows(db) == [("calls.analyze", i) for i in ids]  # committed with the call
+    assert published(settings) == []  # the request published nothing itself
+    assert drain(app.extensions["callscope.relay"]) == 3
+    assert published(settings) == [("calls.analyze", i) for i in ids]
+    assert outbox_rows(db) == []
+    assert drain(app.extensions["callscope.relay"]) == 0  # nothing twice
+    assert len(published(settings)) == 3
+
+
+def test_a_duplicate_or_refused_call_commits_no_task(client, db, tenant):
+    submit(client, tenant, 1)
+    assert client.post(URL, json=call_body(tenant, call_identifier="outbox-0"), headers=tenant.headers).status_code == 409
+    foreign_agent = call_body(tenant, call_identifier="outbox-x", agent_id=tenant.agent_id + 1000)
+    assert client.post(URL, json=foreign_agent, headers=tenant.headers).status_code == 404
+    assert len(outbox_rows(db)) == 1
+
+
+def test_a_call_committed_while_redis_is_down_is_published_when_it_is_back(app, client, db, settings, tenant):
+    from dataclasses import replace
+
+    ids = submit(client, tenant, 2)  # a request never touches the broker: accepted whatever Redis does
+    down = replace(settings, broker_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
+    broken = OutboxRelay(app.extensions["callscope"].pool, TaskQueue(make_celery(down)), 0.01)
+    with pytest.raises(Exception):  # noqa: B017 (kombu raises its own or redis's connection errors)
+        broken.relay_once()
+    assert outbox_rows(db) == [("calls.analyze", i) for i in ids]  # kept: nothing was published
+    assert drain(app.extensions["callscope.relay"]) == 2  # the broker is back
+    assert published(settings) == [("calls.analyze", i) for i in ids]
+
+
+def test_the_relay_thread_retries_until_the_broker_answers(app, client, db, settings, tenant):
+    """The loop survives failed publishes (backing off) and publishes once they succeed."""
+    ids = submit(client, tenant, 1)
+    real = app.extensions["callscope"].queue
+    attempts: list[int] = []
+
+    class FlakyBroker:
+        def publish(self, tasks):
+            attempts.append(len(tasks))
+            if len(attempts) < 3:
+                raise ConnectionError("broker down")
+            real.publish(tasks)
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> bool:
+        waits.append(seconds)
+        return len(attempts) >= 3  # stop once the third attempt went through
+
+    relay = OutboxRelay(app.extensions["callscope"].pool, FlakyBroker(), 0.05, sleep=sleep)  # type: ignore[arg-type]
+    relay.run()
+    assert attempts == [1, 1, 1] and waits[:2] == [0.1, 0.2]  # the same row, retried with a doubling backoff
+    assert published(settings) == [("calls.analyze", ids[0])]
+    assert outbox_rows(db) == []
+
+
+def test_two_relays_side_by_side_publish_each_task_once(app, client, db, settings, tenant, test_db_url):
+    ids = submit(client, tenant, 60)
+    queue = app.extensions["callscope"].queue
+    pools = [open_pool(test_db_url, 2, 3) for _ in range(2)]
+    relays = [OutboxRelay(pool, queue, 0.01, batch=4) for pool in pools]  # small batches: they interleave
+    counts = [0, 0]
+    start = threading.Barrier(2)
+
+    def work(n: int) -> None:
+        start.wait()
+        counts[n] = drain(relays[n])
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for pool in pools:
+        pool.close()
+    assert sum(counts) == 60
+    assert sorted(arg for _, arg in published(settings)) == sorted(ids)  # every task, none twice
+    assert outbox_rows(db) == []
