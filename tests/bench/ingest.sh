@@ -48,9 +48,12 @@ print(json.dumps({"call_identifier": "__CALL_ID__", "agent_id": int(sys.argv[2])
 PY
 echo "body: $(wc -c <"$BENCH_BODY") bytes, 20 turns; gunicorn workers: $WORKERS; wrk: 2 threads, $CONNS connections, ${DURATION}s"
 
-"$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$API_PORT" --log-level warning "app:create_app()" &
+# the web's production settings file (multi-process Prometheus metrics, one directory for all workers);
+# -w and -b on the command line win over it. Each web worker runs its outbox relay thread.
+export PROMETHEUS_MULTIPROC_DIR="$STATE/prometheus"
+"$VENV/bin/gunicorn" -c deploy/gunicorn.conf.py -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$API_PORT" --log-level warning "app:create_app()" &
 API_PID=$!; PIDS+=($API_PID)
-"$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$CEIL_PORT" --log-level warning --chdir tests/bench "ceiling_app:create_app()" &
+env -u PROMETHEUS_MULTIPROC_DIR "$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$CEIL_PORT" --log-level warning --chdir tests/bench "ceiling_app:create_app()" &
 PIDS+=($!)
 for port in $API_PORT $CEIL_PORT; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
@@ -65,17 +68,72 @@ run() {  # slug label url
   printf '%-28s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$errors"
   echo "$rps" >"$STATE/$1.rps"
 }
+# Relay wait (commit → publish) from the web's own histogram: mean and the bucket holding the p99.
+relay_wait() {  # label
+  curl -s "http://127.0.0.1:$API_PORT/metrics" | "$VENV/bin/python" -c "
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+buckets, total, count = [], 0.0, 0.0
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        if s.name == 'callscope_outbox_wait_seconds_bucket' and s.labels.get('task') == 'calls.analyze':
+            buckets.append((float(s.labels['le']), s.value))
+        elif s.name == 'callscope_outbox_wait_seconds_sum' and s.labels.get('task') == 'calls.analyze':
+            total = s.value
+        elif s.name == 'callscope_outbox_wait_seconds_count' and s.labels.get('task') == 'calls.analyze':
+            count = s.value
+print(' '.join(f'{le!r}:{n:.0f}' for le, n in sorted(buckets)), total, count)" >"$STATE/wait-$1.txt"
+}
+report_wait() {  # before-slug after-slug label
+  "$VENV/bin/python" - "$STATE/wait-$1.txt" "$STATE/wait-$2.txt" "$3" <<'PY'
+import sys
+def read(path):
+    *buckets, total, count = open(path).read().split()
+    return {float(b.split(':')[0]): float(b.split(':')[1]) for b in buckets}, float(total), float(count)
+(b0, s0, c0), (b1, s1, c1), label = read(sys.argv[1]), read(sys.argv[2]), sys.argv[3]
+n = c1 - c0
+if n <= 0:
+    print(f"relay wait ({label}): no task relayed"); sys.exit()
+p99 = next(le for le in sorted(b1) if b1[le] - b0.get(le, 0) >= 0.99 * n)
+print(f"relay wait, commit to publish ({label}): {n:.0f} tasks, mean {1000 * (s1 - s0) / n:.1f} ms, p99 <= {1000 * p99:.0f} ms")
+PY
+}
+outbox_empty() {
+  for _ in $(seq 200); do
+    [ "$("$VENV/bin/python" -c "import psycopg; print(psycopg.connect('$CALLSCOPE_DATABASE_URL').execute('select count(*) from task_outbox').fetchone()[0])")" = 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
 if [ -n "${BENCH_PROFILE:-}" ]; then  # sample every API worker with py-spy during the API run
   mkdir -p "$BENCH_PROFILE"
   for pid in $(pgrep -P "$API_PID"); do
     "$VENV/bin/py-spy" record -r 200 -f raw -d "$DURATION" -p "$pid" -o "$BENCH_PROFILE/api-$pid.txt" >/dev/null 2>&1 &
   done
 fi
-run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls"
-run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling"
+# BENCH_ROUNDS rounds of (API, ceiling) back to back: each round's ratio is a same-run ratio.
+relay_wait start
+for round in $(seq "${BENCH_ROUNDS:-1}"); do
+  export BENCH_RUN="$$-r$round"
+  run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls"
+  run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling"
+  "$VENV/bin/python" -c "
+a=float(open('$STATE/api.rps').read()); c=float(open('$STATE/ceiling.rps').read())
+print(f'round $round: ratio to ceiling: {a/c:.2f}')"
+done
+outbox_empty || echo "the outbox did not drain within 20 s"
+relay_wait loaded
+report_wait start loaded "under load"
 accepted=$("$VENV/bin/python" -c "import psycopg; print(psycopg.connect('$CALLSCOPE_DATABASE_URL').execute('select count(*) from calls').fetchone()[0])")
 queued=$(redis-cli -p "$REDIS_PORT" llen control)
-echo "calls stored in Postgres: $accepted; analysis tasks waiting in the broker queue: $queued"
-"$VENV/bin/python" -c "
-a=float(open('$STATE/api.rps').read()); c=float(open('$STATE/ceiling.rps').read())
-print(f'ratio to ceiling: {a/c:.2f}')"
+echo "calls stored in Postgres: $accepted; analysis tasks published to the broker queue: $queued"
+# idle: one call at a time, 0.2 s apart — the relay's poll interval is what a call waits
+export BENCH_RUN="$$-idle"
+for i in $(seq 50); do
+  sed "s/__CALL_ID__/idle-$$-$i/g" "$BENCH_BODY" | curl -s -o /dev/null -X POST -H "Content-Type: application/json" \
+    -H "Authorization: Bearer $BENCH_TOKEN" --data-binary @- "http://127.0.0.1:$API_PORT/api/public/v1/calls"
+  sleep 0.2
+done
+outbox_empty || true
+relay_wait idle
+report_wait loaded idle "idle, one call every 0.2 s"
