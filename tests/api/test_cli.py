@@ -19,7 +19,15 @@ def cli(db_url, *args):
     return result.returncode, json.loads(result.stdout)
 
 
-def test_cli_round_trip(db, test_db_url, client):
+def test_cli_round_trip(db, test_db_url, settings):
+    from dataclasses import replace
+
+    from app import create_app
+
+    # revocation checks uncached (CALLSCOPE_TOKEN_CACHE_SECONDS=0): the revoke below bites at once
+    # (the cache's bound has its own test in tests/api/test_auth.py)
+    app = create_app(replace(settings, token_cache_seconds=0))
+    client = app.test_client()
     assert cli(test_db_url, "db", "migrate") == (0, {"applied": []})  # already migrated: a no-op
     code, ws = cli(test_db_url, "workspaces", "create", "Acme")
     assert code == 0 and ws["name"] == "Acme"
@@ -32,6 +40,7 @@ def test_cli_round_trip(db, test_db_url, client):
     code, revoked = cli(test_db_url, "tokens", "revoke", token["key_id"])
     assert code == 0 and revoked["revoked_at"]
     assert client.get(f"/api/public/v1/agents/{agent['id']}", headers=headers).status_code == 401
+    app.extensions["callscope"].pool.close()
 
 
 def test_cli_errors_are_json_with_a_code(db, test_db_url):
