@@ -26,17 +26,19 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's options
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    deps = Deps(
+    pool = open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds)
+    queue = TaskQueue(make_celery(settings, "callscope-web"))
+    relay = OutboxRelay(pool, queue, settings.outbox_poll_seconds)
+    app.extensions["callscope"] = Deps(
         settings=settings,
-        pool=open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds),
-        queue=TaskQueue(make_celery(settings, "callscope-web")),
+        pool=pool,
+        queue=queue,
         storage=make_storage(settings),
         rate_limiter=RateLimiter.from_url(settings.rate_limit_redis_url or settings.broker_url,
                                           settings.rate_limit_per_second, settings.rate_limit_burst),
         key_cache=KeyCache(settings.token_cache_seconds),
+        tasks_committed=relay.wake,
     )
-    app.extensions["callscope"] = deps
-    relay = OutboxRelay(deps.pool, deps.queue, settings.outbox_poll_seconds)
     app.extensions["callscope.relay"] = relay
     if settings.outbox_relay == "web":
         relay.start()

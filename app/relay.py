@@ -24,16 +24,26 @@ from app.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 BATCH = 500            # rows per claim: one pipeline of LPUSHes, a few milliseconds
-MAX_BACKOFF_SECONDS = 5.0
+LINGER_SECONDS = 0.01  # after a wake-up, let the requests committing meanwhile join the batch
+FIRST_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.2, 5.0
 
 
 class OutboxRelay:
+    """`poll_seconds`: how often it looks for rows nobody told it about. Requests of its own
+    process wake it at once (`wake`, after their commit): the poll is for rows committed by a
+    process that died before relaying them; an idle relay's poll is one empty claim
+    (BEGIN, DELETE, COMMIT)."""
+
     def __init__(self, pool: Pool, queue: TaskQueue, poll_seconds: float, batch: int = BATCH,
                  sleep: Callable[[float], bool] | None = None):
         self._pool, self._queue, self._poll, self._batch = pool, queue, poll_seconds, batch
-        self._stop = threading.Event()
+        self._stop, self._wake = threading.Event(), threading.Event()
         self._sleep = sleep or self._stop.wait  # returns True when asked to stop
         self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Tasks were committed: relay them now rather than at the next poll (never blocks)."""
+        self._wake.set()
 
     def relay_once(self) -> int:
         """Publish one batch; returns how many tasks. Raises when the database or the broker
@@ -47,8 +57,9 @@ class OutboxRelay:
         return len(tasks)
 
     def run(self) -> None:
-        """Relay until stopped: at once again after a full batch, after `poll_seconds` when the
-        outbox was drained, and with a doubling backoff (to 5 s) while a publish fails."""
+        """Relay until stopped: again at once after a full batch; after a wake-up (plus a linger
+        of 10 ms, so a busy process publishes batches, not single tasks) or `poll_seconds` when
+        the outbox was drained; with a backoff doubling from 0.2 s to 5 s while publishing fails."""
         failures = 0
         while not self._stop.is_set():
             try:
@@ -60,9 +71,13 @@ class OutboxRelay:
                 log.warning("outbox relay: publish failed; retrying", extra={"error": repr(exc)[:300]})
             if relayed >= self._batch:
                 continue
-            delay = self._poll if not failures else min(MAX_BACKOFF_SECONDS, self._poll * 2 ** failures)
-            if self._sleep(delay):
-                return
+            if failures:
+                if self._sleep(min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** (failures - 1))):
+                    return
+            elif self._wake.wait(self._poll):
+                self._wake.clear()
+                if self._sleep(LINGER_SECONDS):
+                    return
 
     def start(self) -> OutboxRelay:
         self._thread = threading.Thread(target=self.run, name="outbox-relay", daemon=True)
@@ -71,6 +86,7 @@ class OutboxRelay:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
 

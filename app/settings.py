@@ -99,8 +99,9 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("outbox_relay", "CALLSCOPE_OUTBOX_RELAY", "web",
      "`web`: each web process runs a thread that publishes the tasks requests commit to the "
      "outbox. `off`: this process does not relay (some other web process must)."),
-    ("outbox_poll_seconds", "CALLSCOPE_OUTBOX_POLL_SECONDS", "0.05",
-     "How often an idle relay looks for new outbox rows (the most a task waits before it is published)."),
+    ("outbox_poll_seconds", "CALLSCOPE_OUTBOX_POLL_SECONDS", "1",
+     "How often a relay looks for outbox rows it was not told about: a web process's own requests "
+     "wake its relay at once; the poll publishes what a process that died left behind."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
      "Worker only: speech recognition for recordings: `local` (faster-whisper on the worker's "
      "CPU), `openai` (an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no "

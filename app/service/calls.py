@@ -60,6 +60,7 @@ def submit_call(deps: Deps, workspace_id: int, data: dict) -> dict:
             raise Conflict(details={"id": existing, "call_identifier": data["call_identifier"]})
         call_id = inserted["call_id"]
     telemetry.CALLS_ACCEPTED.labels(data["observation_type"]).inc()
+    deps.tasks_committed()
     return {"id": call_id, "call_identifier": data["call_identifier"], "analysis_status": PENDING}
 
 

@@ -1,6 +1,7 @@
 """What the use cases need from the outside world, built once per process by a composition root."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.auth import KeyCache
@@ -19,3 +20,5 @@ class Deps:
     storage: Storage
     rate_limiter: RateLimiter
     key_cache: KeyCache
+    # Called after a commit that wrote outbox rows: wakes this process's relay (app/relay.py).
+    tasks_committed: Callable[[], None] = lambda: None

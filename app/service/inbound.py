@@ -68,6 +68,7 @@ def receive_event(deps: Deps, integration_id: int, headers: Mapping[str, str], b
         if answer.pop("analyse", False) and isinstance(answer["call_id"], int):
             # a new run of a call we had: its task, committed with it
             outbox_db.add_task(conn, ANALYZE_TASK, answer["call_id"])
+    deps.tasks_committed()  # a wake-up only: when nothing was queued the relay finds nothing
     return answer
 
 

@@ -41,6 +41,7 @@ def reanalyze_call(deps: Deps, workspace_id: int, ref: str, data: dict) -> dict:
                            code="analysis_in_progress", details={"id": call_id})
         runs = runs_db.earlier_runs(conn, call_id)
         outbox_db.add_task(conn, ANALYZE_TASK, call_id)  # committed with the reset
+    deps.tasks_committed()
     return {"id": call_id, "analysis_status": PENDING, "analysis_run": runs[0]["run"] + 1}
 
 
@@ -60,6 +61,7 @@ def start_job(deps: Deps, workspace_id: int, data: dict) -> dict:
         job = runs_db.insert_job(conn, workspace_id, filters, options)
         if job["status"] == "running":
             outbox_db.add_task(conn, REANALYSIS_JOB_TASK, job["id"])
+    deps.tasks_committed()
     return job
 
 

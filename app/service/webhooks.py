@@ -93,4 +93,5 @@ def redeliver(deps: Deps, workspace_id: int, endpoint_id: int, delivery_id: int)
         if row is None:
             raise NotFound("No such delivery.")
         outbox_db.add_task(conn, DELIVER_WEBHOOK_TASK, row["id"])  # committed with the request
+    deps.tasks_committed()
     return {**row, "attempt_log": []}

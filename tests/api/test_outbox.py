@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 
 import pytest
 import redis
@@ -93,18 +94,37 @@ def test_the_relay_thread_retries_until_the_broker_answers(app, client, db, sett
             if len(attempts) < 3:
                 raise ConnectionError("broker down")
             real.publish(tasks)
+            relay.stop()  # the row went through: the loop may end
 
     waits: list[float] = []
 
     def sleep(seconds: float) -> bool:
         waits.append(seconds)
-        return len(attempts) >= 3  # stop once the third attempt went through
+        return False
 
     relay = OutboxRelay(app.extensions["callscope"].pool, FlakyBroker(), 0.05, sleep=sleep)  # type: ignore[arg-type]
     relay.run()
-    assert attempts == [1, 1, 1] and waits[:2] == [0.1, 0.2]  # the same row, retried with a doubling backoff
+    assert attempts == [1, 1, 1] and waits[:2] == [0.2, 0.4]  # the same row, retried with a doubling backoff
     assert published(settings) == [("calls.analyze", ids[0])]
     assert outbox_rows(db) == []
+
+
+def test_an_accepted_call_wakes_the_relay_thread(app, client, settings, tenant):
+    """The relay thread sleeps for its whole poll interval (an hour here) unless a request of
+    its process commits a task: then it publishes it at once."""
+    from dataclasses import replace
+
+    relay = OutboxRelay(app.extensions["callscope"].pool, app.extensions["callscope"].queue, 3600)
+    app.extensions["callscope"] = replace(app.extensions["callscope"], tasks_committed=relay.wake)
+    relay.start()
+    try:
+        [call_id] = submit(client, tenant, 1)
+        deadline = time.monotonic() + 10
+        while not published(settings) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        relay.stop()
+    assert published(settings) == [("calls.analyze", call_id)]
 
 
 def test_two_relays_side_by_side_publish_each_task_once(app, client, db, settings, tenant, test_db_url):

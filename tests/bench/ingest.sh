@@ -127,7 +127,7 @@ report_wait start loaded "under load"
 accepted=$("$VENV/bin/python" -c "import psycopg; print(psycopg.connect('$CALLSCOPE_DATABASE_URL').execute('select count(*) from calls').fetchone()[0])")
 queued=$(redis-cli -p "$REDIS_PORT" llen control)
 echo "calls stored in Postgres: $accepted; analysis tasks published to the broker queue: $queued"
-# idle: one call at a time, 0.2 s apart — the relay's poll interval is what a call waits
+# idle: one call at a time, 0.2 s apart — each wakes its process's relay
 export BENCH_RUN="$$-idle"
 for i in $(seq 50); do
   sed "s/__CALL_ID__/idle-$$-$i/g" "$BENCH_BODY" | curl -s -o /dev/null -X POST -H "Content-Type: application/json" \

@@ -60,6 +60,7 @@ def serve_recordings() -> ThreadingHTTPServer:
 def start_worker(kind: str, count: int, transcriber: str, logs: Path) -> subprocess.Popen:
     queues, prefetch = KINDS[kind]
     env = {**os.environ, "CALLSCOPE_TRANSCRIBER": transcriber, "CALLSCOPE_CODE_JUDGE_ISOLATION": "off",
+           "CALLSCOPE_LOG_LEVEL": "INFO",  # the worker says "ready." at INFO
            "CALLSCOPE_ASR_THREADS": "1"}
     log = open(logs / f"{kind}.log", "wb")  # noqa: SIM115 (the worker writes to it while it lives)
     return subprocess.Popen(
@@ -113,7 +114,8 @@ class Record:
     """Counters of the record's stores, read before and after the timed backlog."""
 
     def __init__(self, admin_url: str, broker_url: str, storage_dir: Path):
-        self.admin, self.broker, self.storage = psycopg.connect(admin_url, autocommit=True), redis.Redis.from_url(broker_url), storage_dir
+        self.admin = psycopg.connect(admin_url, autocommit=True)
+        self.broker, self.storage = redis.Redis.from_url(broker_url), storage_dir
 
     def reset(self) -> None:
         self.admin.execute(f"{MARK} SELECT pg_stat_statements_reset()")
