@@ -6,7 +6,6 @@ request: a request commits its task to the outbox with its rows, and the relay p
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from celery import Celery
@@ -52,7 +51,6 @@ ROUTES: dict[str, str] = {
     "calls.llm_judges": LLM_QUEUE,
     "calls.code_judges": JUDGE_QUEUE,
 }
-log = logging.getLogger(__name__)
 
 
 def queue_for(task_name: str, transcribing: bool = False) -> str:
