@@ -194,6 +194,7 @@ def e2e_app(e2e_settings):
     application = create_app(e2e_settings)
     application.extensions["callscope"].storage.ensure_bucket()
     yield application
+    application.extensions["callscope.relay"].stop()
     application.extensions["callscope"].pool.close()
 
 

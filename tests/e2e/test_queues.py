@@ -45,9 +45,14 @@ def test_a_task_queued_under_the_old_layout_is_consumed_and_the_call_continues_o
                            headers=tenant.headers)
     assert response.status_code == 202
     call_id = response.get_json()["id"]
-    # The call as the old web process queued it: the new layout's message is dropped, and the
-    # old layout's is published the way it was — no declared queues, every task to `calls`.
-    assert broker.llen(CONTROL_QUEUE) == 1
+    # The call as the old web process queued it: the new layout's message (published by the
+    # app's outbox relay) is dropped, and the old layout's is published the way it was — no
+    # declared queues, every task to `calls`.
+    def relayed() -> bool:
+        """the relay published the call's task to the control queue"""
+        return broker.llen(CONTROL_QUEUE) == 1
+
+    wait_until(relayed)
     broker.delete(CONTROL_QUEUE)
     old = Celery("callscope-before-the-split", broker=env["CALLSCOPE_BROKER_URL"])
     old.send_task(ANALYZE_TASK, args=[call_id], queue=LEGACY_QUEUE)
