@@ -97,11 +97,11 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
      "How long a web process trusts its last revocation check of an API key: a revoked token "
      "stops working within this many seconds. `0` checks the database on every request."),
     ("outbox_relay", "CALLSCOPE_OUTBOX_RELAY", "web",
-     "`web`: each web process runs a thread that publishes the tasks requests commit to the "
-     "outbox. `off`: this process does not relay (some other web process must)."),
-    ("outbox_poll_seconds", "CALLSCOPE_OUTBOX_POLL_SECONDS", "1",
-     "How often a relay looks for outbox rows it was not told about: a web process's own requests "
-     "wake its relay at once; the poll publishes what a process that died left behind."),
+     "`web`: each web process runs an outbox relay thread (one of them leads and publishes the "
+     "tasks requests commit, the others stand by). `off`: this process runs none (another must)."),
+    ("outbox_poll_seconds", "CALLSCOPE_OUTBOX_POLL_SECONDS", "0.05",
+     "How often the leading outbox relay looks for new tasks (one relay leads for all web "
+     "processes; the requests of its own process wake it at once)."),
     ("transcriber", "CALLSCOPE_TRANSCRIBER", "local",
      "Worker only: speech recognition for recordings: `local` (faster-whisper on the worker's "
      "CPU), `openai` (an OpenAI-compatible `/audio/transcriptions` endpoint) or `none` (no "

@@ -34,6 +34,16 @@ def claim_tasks(conn: Conn, limit: int) -> list[OutboxTask]:
     ).fetchall()
 
 
+# pg_try_advisory_lock key of the relay that leads (any fixed number no other code uses)
+_LEADER_LOCK = 0x63616C6C73636F70  # "callscop"
+
+
+def try_to_lead(conn: Conn) -> bool:
+    """Take the relays' leadership for this session if no other session holds it. Released when
+    the session ends (its process died, or its connection broke)."""
+    return bool(one(conn.execute("SELECT pg_try_advisory_lock(%s) AS leads", (_LEADER_LOCK,)).fetchone())["leads"])
+
+
 def outbox_backlog(conn: Conn) -> tuple[int, float]:
     """(tasks waiting, seconds the oldest has waited — 0 with none)."""
     row = one(conn.execute(

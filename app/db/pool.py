@@ -75,8 +75,10 @@ def autocommit(pool: Pool) -> Iterator[Conn]:
         yield conn
 
 
-def connect(database_url: str) -> Conn:
-    """A single autocommit-off connection (CLI, migrations, tests). Postgres unreachable →
-    ServiceUnavailable (the CLI prints its code instead of a traceback)."""
+def connect(database_url: str, **options: str) -> Conn:
+    """A single autocommit-off connection (CLI, migrations, tests, the outbox relay); `options`
+    are server settings for this session only. Postgres unreachable → ServiceUnavailable (the
+    CLI prints its code instead of a traceback)."""
+    extra: dict[str, Any] = {"options": " ".join(f"-c {name}={value}" for name, value in options.items())}
     with _unavailable_on_outage():
-        return psycopg.connect(database_url, row_factory=dict_row)
+        return psycopg.connect(database_url, row_factory=dict_row, **(extra if options else {}))

@@ -11,7 +11,6 @@ import time
 import pytest
 import redis
 
-from app.db.pool import open_pool
 from app.queue import CONTROL_QUEUE, TaskQueue, make_celery
 from app.relay import OutboxRelay, drain
 from tests.api.conftest import call_body
@@ -41,10 +40,10 @@ def outbox_rows(db) -> list[tuple[str, int]]:
     return [(r["task"], r["object_id"]) for r in db.execute("SELECT task, object_id FROM task_outbox ORDER BY id")]
 
 
-def submit(client, tenant, n: int) -> list[int]:
+def submit(client, tenant, n: int, prefix: str = "outbox") -> list[int]:
     ids = []
     for i in range(n):
-        response = client.post(URL, json=call_body(tenant, call_identifier=f"outbox-{i}"), headers=tenant.headers)
+        response = client.post(URL, json=call_body(tenant, call_identifier=f"{prefix}-{i}"), headers=tenant.headers)
         assert response.status_code == 202
         ids.append(response.get_json()["id"])
     return ids
@@ -74,9 +73,10 @@ def test_a_call_committed_while_redis_is_down_is_published_when_it_is_back(app, 
 
     ids = submit(client, tenant, 2)  # a request never touches the broker: accepted whatever Redis does
     down = replace(settings, broker_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
-    broken = OutboxRelay(app.extensions["callscope"].pool, TaskQueue(make_celery(down)), 0.01)
+    broken = OutboxRelay(settings.database_url, TaskQueue(make_celery(down)), 0.01)
     with pytest.raises(Exception):  # noqa: B017 (kombu raises its own or redis's connection errors)
         broken.relay_once()
+    broken.stop()
     assert outbox_rows(db) == [("calls.analyze", i) for i in ids]  # kept: nothing was published
     assert drain(app.extensions["callscope.relay"]) == 2  # the broker is back
     assert published(settings) == [("calls.analyze", i) for i in ids]
@@ -94,17 +94,18 @@ def test_the_relay_thread_retries_until_the_broker_answers(app, client, db, sett
             if len(attempts) < 3:
                 raise ConnectionError("broker down")
             real.publish(tasks)
-            relay.stop()  # the row went through: the loop may end
+            relay.wake()  # the row went through: the next sleep ends the loop
 
     waits: list[float] = []
 
     def sleep(seconds: float) -> bool:
         waits.append(seconds)
-        return False
+        return len(attempts) >= 3
 
-    relay = OutboxRelay(app.extensions["callscope"].pool, FlakyBroker(), 0.05, sleep=sleep)  # type: ignore[arg-type]
+    relay = OutboxRelay(settings.database_url, FlakyBroker(), 0.05, sleep=sleep)  # type: ignore[arg-type]
     relay.run()
-    assert attempts == [1, 1, 1] and waits[:2] == [0.2, 0.4]  # the same row, retried with a doubling backoff
+    relay.stop()
+    assert attempts == [1, 1, 1] and waits == [0.2, 0.4, 0.01]  # the same row, retried with a doubling backoff
     assert published(settings) == [("calls.analyze", ids[0])]
     assert outbox_rows(db) == []
 
@@ -114,24 +115,21 @@ def test_an_accepted_call_wakes_the_relay_thread(app, client, settings, tenant):
     its process commits a task: then it publishes it at once."""
     from dataclasses import replace
 
-    relay = OutboxRelay(app.extensions["callscope"].pool, app.extensions["callscope"].queue, 3600)
+    relay = OutboxRelay(settings.database_url, app.extensions["callscope"].queue, 3600)
     app.extensions["callscope"] = replace(app.extensions["callscope"], tasks_committed=relay.wake)
     relay.start()
     try:
         [call_id] = submit(client, tenant, 1)
-        deadline = time.monotonic() + 10
-        while not published(settings) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: published(settings) != [])
     finally:
         relay.stop()
     assert published(settings) == [("calls.analyze", call_id)]
 
 
-def test_two_relays_side_by_side_publish_each_task_once(app, client, db, settings, tenant, test_db_url):
+def test_two_relays_side_by_side_publish_each_task_once(app, client, db, settings, tenant):
     ids = submit(client, tenant, 60)
     queue = app.extensions["callscope"].queue
-    pools = [open_pool(test_db_url, 2, 3) for _ in range(2)]
-    relays = [OutboxRelay(pool, queue, 0.01, batch=4) for pool in pools]  # small batches: they interleave
+    relays = [OutboxRelay(settings.database_url, queue, 0.01, batch=4) for _ in range(2)]  # small batches: they interleave
     counts = [0, 0]
     start = threading.Barrier(2)
 
@@ -144,8 +142,36 @@ def test_two_relays_side_by_side_publish_each_task_once(app, client, db, setting
         thread.start()
     for thread in threads:
         thread.join(30)
-    for pool in pools:
-        pool.close()
+    for relay in relays:
+        relay.stop()
     assert sum(counts) == 60
     assert sorted(arg for _, arg in published(settings)) == sorted(ids)  # every task, none twice
     assert outbox_rows(db) == []
+
+
+def test_one_relay_leads_and_another_takes_over_when_its_session_ends(app, client, settings, tenant):
+    """Relays in every web process, one publishing: the leader. When the leader's process goes
+    (its session ends), a follower leads within its follow interval and publishes what waits."""
+    queue = app.extensions["callscope"].queue
+    relays = [OutboxRelay(settings.database_url, queue, 0.02, follow_seconds=0.05).start() for _ in range(3)]
+    try:
+        wait_for(lambda: sum(relay.leading for relay in relays) == 1)
+        leader = next(relay for relay in relays if relay.leading)
+        first = submit(client, tenant, 1)
+        wait_for(lambda: len(published(settings)) == 1)
+        leader.stop()
+        wait_for(lambda: sum(relay.leading for relay in relays) == 1)
+        assert not leader.leading
+        second = submit(client, tenant, 1, prefix="after")[0]
+        wait_for(lambda: len(published(settings)) == 2)
+    finally:
+        for relay in relays:
+            relay.stop()
+    assert published(settings) == [("calls.analyze", first[0]), ("calls.analyze", second)]
+
+
+def wait_for(check, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "not within 10 s"
+        time.sleep(0.01)

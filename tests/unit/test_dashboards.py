@@ -27,7 +27,7 @@ def exported() -> set[str]:
         suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(family.type, [""])
         names |= {family.name + suffix for suffix in suffixes}
     backlog = CollectorRegistry()
-    backlog.register(telemetry.BacklogCollector(lambda: telemetry.Backlog({"control": 1}, {"0-1m": 1}, 1.0)))
+    backlog.register(telemetry.BacklogCollector(lambda: telemetry.Backlog({"control": 1}, {"0-1m": 1}, 1.0, (1, 1.0))))
     names |= {name for name, _ in parse(generate_latest(backlog).decode())}
     return names
 
