@@ -51,10 +51,10 @@ def token_expiry(seconds: int | None, max_lifetime: timedelta | None) -> datetim
 
 
 def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str,
-                 max_lifetime: timedelta | None = None) -> tuple[int, str]:
+                 max_lifetime: timedelta | None = None) -> tuple[int, str, float | None]:
     """Verify signature and claims (and the age of `iat` against `max_lifetime`); returns
-    (workspace_id, key_id). Revocation is checked by the caller against the database.
-    Raises Unauthorized."""
+    (workspace_id, key_id, the epoch second it stops being valid — None: never). Revocation is
+    checked by the caller against the database. Raises Unauthorized."""
     try:
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")
@@ -67,9 +67,13 @@ def decode_token(jwt_keys: tuple[tuple[str, str], ...], token: str,
         key_id = claims["jti"]
         if not isinstance(key_id, str) or workspace_id <= 0:
             raise Unauthorized(code="invalid_token")
-        if max_lifetime and datetime.fromtimestamp(claims["iat"], UTC) + max_lifetime < datetime.now(UTC):
-            raise jwt.ExpiredSignatureError("older than the maximum lifetime")
-        return workspace_id, key_id
+        ends = [float(claims["exp"])] if "exp" in claims else []
+        if max_lifetime:
+            retired = datetime.fromtimestamp(claims["iat"], UTC) + max_lifetime
+            if retired < datetime.now(UTC):
+                raise jwt.ExpiredSignatureError("older than the maximum lifetime")
+            ends.append(retired.timestamp())
+        return workspace_id, key_id, min(ends, default=None)
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired.", code="token_expired") from None
     except (jwt.PyJWTError, ValueError, TypeError, AttributeError, OverflowError, OSError):
@@ -95,6 +99,21 @@ class KeyCache:
     def __init__(self, ttl_seconds: float, max_entries: int = 10_000, clock: Callable[[], float] = time.time):
         self.ttl, self._max, self._clock = ttl_seconds, max_entries, clock
         self._entries: dict[str, tuple[int | None, float]] = {}
+        self._tokens: dict[str, tuple[int, str, float | None]] = {}
+
+    def verified(self, token: str, verify: Callable[[str], tuple[int, str, float | None]]) -> tuple[int, str]:
+        """(workspace id, key id) of a token `verify` accepted before and that has not expired
+        since, else `verify(token)` (which raises Unauthorized). A token's bytes verify the same
+        way for the life of the process (the signing keys are read once), so only its own
+        expiry ends an entry: this saves the signature and claim checks (~50 µs) of every
+        repeated request. Nothing is kept when `ttl_seconds` is 0."""
+        cached = self._tokens.get(token)
+        if cached is not None and (cached[2] is None or cached[2] > self._clock()):
+            return cached[0], cached[1]
+        workspace_id, key_id, valid_until = verify(token)
+        if self.ttl > 0:
+            _bounded_put(self._tokens, token, (workspace_id, key_id, valid_until), self._max)
+        return workspace_id, key_id
 
     def workspace(self, key_id: str, lookup: Callable[[str], tuple[int | None, datetime | None]]) -> int | None:
         """The workspace of an active key (None: revoked, expired or unknown), from the cache
@@ -106,8 +125,13 @@ class KeyCache:
         workspace_id, expires_at = lookup(key_id)
         if self.ttl > 0:
             until = now + self.ttl if expires_at is None else min(now + self.ttl, expires_at.timestamp())
-            self._entries.pop(key_id, None)
-            if len(self._entries) >= self._max:
-                self._entries.pop(next(iter(self._entries)))
-            self._entries[key_id] = (workspace_id, until)
+            _bounded_put(self._entries, key_id, (workspace_id, until), self._max)
         return workspace_id
+
+
+def _bounded_put(entries: dict, key, value, max_entries: int) -> None:
+    """Insert or refresh `key`, dropping the oldest entry when full."""
+    entries.pop(key, None)
+    if len(entries) >= max_entries:
+        entries.pop(next(iter(entries)))
+    entries[key] = value

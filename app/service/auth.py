@@ -13,8 +13,9 @@ def authenticate(deps: Deps, authorization_header: str | None) -> int:
     """The workspace id the bearer token speaks for; raises Unauthorized, or RateLimited when
     the token's budget is spent (checked after authentication: anonymous floods cost nothing
     but a signature check)."""
-    workspace_id, key_id = decode_token(deps.settings.jwt_keys, bearer_token(authorization_header),
-                                        max_token_lifetime(deps.settings.token_max_lifetime_days))
+    settings = deps.settings
+    workspace_id, key_id = deps.key_cache.verified(bearer_token(authorization_header), lambda token: decode_token(
+        settings.jwt_keys, token, max_token_lifetime(settings.token_max_lifetime_days)))
     key_workspace = deps.key_cache.workspace(key_id, lambda key: _active_key(deps, key))
     # A key of another workspace with a tampered `sub` fails here too.
     if key_workspace != workspace_id:

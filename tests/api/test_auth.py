@@ -194,3 +194,24 @@ def test_the_cache_holds_at_most_its_size_and_zero_means_no_cache():
     off.workspace("a", lookup)
     off.workspace("a", lookup)
     assert lookups == ["a", "a"]
+
+
+def test_a_verified_token_is_kept_until_its_own_expiry_and_no_longer():
+    from app.auth import KeyCache
+    from app.errors import Unauthorized
+
+    clock, verifications = Clock(), []
+
+    def verify(token):
+        verifications.append(token)
+        if clock.now >= 1_000_100:
+            raise Unauthorized("The token has expired.", code="token_expired")
+        return 3, "key_x", 1_000_100.0
+
+    cache = KeyCache(10, clock=clock)
+    assert cache.verified("t", verify) == (3, "key_x")
+    clock.now += 99
+    assert cache.verified("t", verify) == (3, "key_x") and verifications == ["t"]  # kept: still valid
+    clock.now += 1
+    with pytest.raises(Unauthorized):
+        cache.verified("t", verify)  # at its expiry it is verified again, and refused

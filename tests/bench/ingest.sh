@@ -54,12 +54,35 @@ export PROMETHEUS_MULTIPROC_DIR="$STATE/prometheus"
 "$VENV/bin/gunicorn" -c deploy/gunicorn.conf.py -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$API_PORT" --log-level warning "app:create_app()" &
 API_PID=$!; PIDS+=($API_PID)
 env -u PROMETHEUS_MULTIPROC_DIR "$VENV/bin/gunicorn" -w "$WORKERS" ${GUNICORN_ARGS:-} -b "127.0.0.1:$CEIL_PORT" --log-level warning --chdir tests/bench "ceiling_app:create_app()" &
-PIDS+=($!)
+CEIL_PID=$!; PIDS+=($CEIL_PID)
 for port in $API_PORT $CEIL_PORT; do
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 done
 
-run() {  # slug label url
+# CPU seconds used so far by a gunicorn instance (master and workers), by Postgres and by Redis:
+# on a machine shared with other jobs the throughput of a run swings with their load, the CPU
+# each request costs the server side much less.
+cpu() {  # gunicorn-master-pid
+  "$VENV/bin/python" - "$1" <<'PY'
+import os, sys
+tick, parents, names = os.sysconf("SC_CLK_TCK"), {}, {}
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        head, tail = open(f"/proc/{pid}/stat").read().rsplit(")", 1)
+    except OSError:
+        continue
+    fields = tail.split()
+    parents[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    names[int(pid)] = head.split("(", 1)[1]
+root = int(sys.argv[1])
+app = sum(cpu for pid, (ppid, cpu) in parents.items() if pid == root or ppid == root)
+pg = sum(cpu for pid, (_, cpu) in parents.items() if names[pid].startswith("postgres"))
+rd = sum(cpu for pid, (_, cpu) in parents.items() if names[pid].startswith("redis-server"))
+print(app, pg, rd)
+PY
+}
+run() {  # slug label url [gunicorn-master-pid]
+  [ -n "${4:-}" ] && cpu "$4" >"$STATE/$1.cpu0"
   wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency -s tests/bench/post_call.lua "$3" >"$STATE/$1.txt"
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' "$STATE/$1.txt")
@@ -67,6 +90,18 @@ run() {  # slug label url
   errors=$(awk '/Non-2xx/ {print $5}' "$STATE/$1.txt"); errors=${errors:-0}
   printf '%-28s %10s req/s   p50 %-9s p99 %-9s non-2xx %s\n' "$2" "$rps" "$p50" "$p99" "$errors"
   echo "$rps" >"$STATE/$1.rps"
+  if [ -n "${4:-}" ]; then
+    cpu "$4" >"$STATE/$1.cpu1"
+    "$VENV/bin/python" - "$STATE/$1" "$(awk '/requests in/ {print $1}' "$STATE/$1.txt")" <<'PY' | tee "$STATE/$1.cpuline"
+import sys
+before = [float(x) for x in open(sys.argv[1] + ".cpu0").read().split()]
+after = [float(x) for x in open(sys.argv[1] + ".cpu1").read().split()]
+n = int(sys.argv[2])
+app, pg, rd = (1000 * (a - b) / n for a, b in zip(after, before))
+print(f"    server CPU per request: {app + pg + rd:.2f} ms (web {app:.2f}, postgres {pg:.2f}, redis {rd:.2f})")
+open(sys.argv[1] + ".cpureq", "w").write(str(app + pg + rd))
+PY
+  fi
 }
 # Relay wait (commit → publish) from the web's own histogram: mean and the bucket holding the p99.
 relay_wait() {  # label
@@ -105,21 +140,28 @@ outbox_empty() {
   done
   return 1
 }
+# Warm both up first (each worker's first requests compile regexes, prepare statements, fill
+# caches), so that a short run measures the steady state of both alike.
+export BENCH_RUN="$$-warm"
+for url in "http://127.0.0.1:$API_PORT/api/public/v1/calls" "http://127.0.0.1:$CEIL_PORT/ceiling"; do
+  wrk -t"$THREADS" -c"$CONNS" -d2s -s tests/bench/post_call.lua "$url" >/dev/null
+done
 if [ -n "${BENCH_PROFILE:-}" ]; then  # sample every API worker with py-spy during the API run
   mkdir -p "$BENCH_PROFILE"
   for pid in $(pgrep -P "$API_PID"); do
-    "$VENV/bin/py-spy" record -r 200 -f raw -d "$DURATION" -p "$pid" -o "$BENCH_PROFILE/api-$pid.txt" >/dev/null 2>&1 &
+    "$VENV/bin/py-spy" record --gil -r 200 -f raw -d "$DURATION" -p "$pid" -o "$BENCH_PROFILE/api-$pid.txt" >/dev/null 2>&1 &
   done
 fi
 # BENCH_ROUNDS rounds of (API, ceiling) back to back: each round's ratio is a same-run ratio.
 relay_wait start
 for round in $(seq "${BENCH_ROUNDS:-1}"); do
   export BENCH_RUN="$$-r$round"
-  run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls"
-  run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling"
+  run api "POST /calls (callscope)" "http://127.0.0.1:$API_PORT/api/public/v1/calls" "$API_PID"
+  run ceiling "ceiling (INSERT+LPUSH)" "http://127.0.0.1:$CEIL_PORT/ceiling" "$CEIL_PID"
   "$VENV/bin/python" -c "
 a=float(open('$STATE/api.rps').read()); c=float(open('$STATE/ceiling.rps').read())
-print(f'round $round: ratio to ceiling: {a/c:.2f}')"
+ca=float(open('$STATE/api.cpureq').read()); cc=float(open('$STATE/ceiling.cpureq').read())
+print(f'round $round: ratio to ceiling: {a/c:.2f} (throughput); {cc/ca:.2f} (server CPU per request, ceiling / callscope)')"
 done
 outbox_empty || echo "the outbox did not drain within 20 s"
 relay_wait loaded
