@@ -163,7 +163,9 @@ def run(scenario: str, count: int, calls: int, stack: dict) -> dict:
     kinds, transcriber = SCENARIOS[scenario]
     logs = Path(os.environ["SCALING_STATE"]) / f"logs-{scenario}-{count}"
     logs.mkdir(parents=True, exist_ok=True)
-    procs = {kind: start_worker(kind, count, transcriber, logs) for kind in kinds}
+    # the code-judge worker sends nothing the transcriber setting routes: it runs without the
+    # speech model, as docs/operations.md#worker-profiles advises
+    procs = {kind: start_worker(kind, count, "none" if kind == "judge" else transcriber, logs) for kind in kinds}
     try:
         wait_ready(procs, logs)
         body = stack["bodies"][scenario]
