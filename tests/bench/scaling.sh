@@ -3,7 +3,7 @@
 # processes of each kind, for transcript-only and recording-only calls, and what one call costs
 # the record (Postgres statements, rows and WAL, Redis commands, bytes stored). Starts Postgres
 # (fsync on, pg_stat_statements loaded) and Redis on loopback; tests/bench/scaling.py does the rest.
-#   tests/bench/scaling.sh [--transcript-calls 300] [--recording-calls 24] [--counts 1,2,4]
+#   tests/bench/scaling.sh [--transcript-calls 1000] [--recording-calls 24] [--counts 1,2,4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source deploy/lib.sh
