@@ -113,6 +113,7 @@ def rss_mb(procs: dict[str, subprocess.Popen]) -> dict[str, int]:
 class Record:
     """Counters of the record's stores, read before and after the timed backlog."""
 
+    QUERIES = 5  # transactions one read() runs in the measured database
     def __init__(self, admin_url: str, broker_url: str, storage_dir: Path):
         self.admin = psycopg.connect(admin_url, autocommit=True)
         self.broker, self.storage = redis.Redis.from_url(broker_url), storage_dir
@@ -148,9 +149,13 @@ def submit(client, headers, body: dict, n: int, tag: str) -> list[int]:
     return ids
 
 
-def wait_final(conn, ids: list[int], timeout: float) -> tuple[float, dict[str, int]]:
+def wait_final(conn, ids: list[int], timeout: float, polls: list[int] | None = None) -> tuple[float, dict[str, int]]:
+    """Poll until no call of `ids` is pending; `polls` counts the queries (each a transaction
+    of its own, which pg_stat_database counts with the calls' commits)."""
     deadline = time.monotonic() + timeout
     while True:
+        if polls is not None:
+            polls[0] += 1
         rows = conn.execute(f"{MARK} SELECT analysis_status, count(*) FROM calls WHERE id = ANY(%s)"
                             " GROUP BY analysis_status", (ids,)).fetchall()
         statuses = dict(rows)
@@ -176,12 +181,14 @@ def run(scenario: str, count: int, calls: int, stack: dict) -> dict:
         load_before = os.getloadavg()[0]
         started = time.monotonic()
         ids = submit(stack["client"], stack["headers"], body, calls, tag)
-        ended, statuses = wait_final(stack["conn"], ids, 1800)
+        polls = [Record.QUERIES]  # the bench's own transactions: its polls and one read's queries
+        ended, statuses = wait_final(stack["conn"], ids, 1800, polls)
         after = stack["record"].read()
         memory = rss_mb(procs)
     finally:
         stop(procs)
     seconds = ended - started
+    after["commits"] -= polls[0]
     per_call = {key: (after[key] - before[key]) / calls for key in
                 ("statements", "rows", "inserted", "updated", "deleted", "commits", "wal", "table_bytes", "stored")}
     redis_calls = {k: after["redis"].get(k, 0) - before["redis"].get(k, 0) for k in after["redis"]}
