@@ -62,23 +62,19 @@ done
 # CPU seconds used so far by a gunicorn instance (master and workers), by Postgres and by Redis:
 # on a machine shared with other jobs the throughput of a run swings with their load, the CPU
 # each request costs the server side much less.
-cpu() {  # gunicorn-master-pid
-  "$VENV/bin/python" - "$1" <<'PY'
+cpu() {  # gunicorn-master-pid — this run's own Postgres and Redis only (other jobs run theirs)
+  "$VENV/bin/python" - "$1" "$(head -n 1 "$STATE/pg/postmaster.pid")" "$(cat "$STATE/redis/redis.pid")" <<'PY'
 import os, sys
-tick, parents, names = os.sysconf("SC_CLK_TCK"), {}, {}
+tick, stats = os.sysconf("SC_CLK_TCK"), {}
 for pid in filter(str.isdigit, os.listdir("/proc")):
     try:
-        head, tail = open(f"/proc/{pid}/stat").read().rsplit(")", 1)
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     except OSError:
         continue
-    fields = tail.split()
-    parents[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    names[int(pid)] = head.split("(", 1)[1]
-root = int(sys.argv[1])
-app = sum(cpu for pid, (ppid, cpu) in parents.items() if pid == root or ppid == root)
-pg = sum(cpu for pid, (_, cpu) in parents.items() if names[pid].startswith("postgres"))
-rd = sum(cpu for pid, (_, cpu) in parents.items() if names[pid].startswith("redis-server"))
-print(app, pg, rd)
+    stats[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+def tree(root):  # the process and its children (gunicorn workers, Postgres backends)
+    return sum(cpu for pid, (ppid, cpu) in stats.items() if pid == root or ppid == root)
+print(*(tree(int(root)) for root in sys.argv[1:]))
 PY
 }
 run() {  # slug label url [gunicorn-master-pid]
