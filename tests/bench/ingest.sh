@@ -2,7 +2,10 @@
 # Ingest throughput benchmark (not part of the test run). Starts Postgres and Redis on loopback,
 # serves the real API under gunicorn, loads POST /calls (20-turn transcript) with wrk from
 # loopback for a bounded time, then the same against a bare INSERT + LPUSH endpoint (the
-# ceiling). Prints accepted calls/s, p50/p99 latency and the ratio.
+# ceiling), in BENCH_ROUNDS rounds (default 1). Prints accepted calls/s, p50/p99 latency, the
+# server CPU per request, each round's same-run ratio, and the outbox relay's wait (commit to
+# publish) under load and idle. BENCH_PROFILE=DIR samples the API workers with py-spy
+# (GIL-holding samples; `pip install py-spy` into the venv first). BENCH_PORT_BASE moves the ports.
 #   tests/bench/ingest.sh [seconds=15] [connections=16] [gunicorn workers=4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
