@@ -72,8 +72,14 @@ def test_beat_erases_calls_past_their_workspace_retention(client, e2e_env, e2e_t
         conn.commit()
         admin.set_retention(conn, e2e_tenant.workspace_id, 7)
     try:
-        deadline = time.monotonic() + 30  # beat runs the retention sweep every second here
-        while time.monotonic() < deadline and client.get(f"{URL}/{old['id']}", headers=e2e_tenant.headers).status_code != 404:
+        # beat runs the retention sweep every second here. The sweep deletes the call's rows, then
+        # (after that commit) its recording, so the 404 may come a moment before the object goes
+        def erased() -> bool:
+            return (client.get(f"{URL}/{old['id']}", headers=e2e_tenant.headers).status_code == 404
+                    and stored_keys(s3, e2e_env, e2e_tenant.workspace_id, old["id"]) == [])
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not erased():
             time.sleep(0.3)
         assert client.get(f"{URL}/{old['id']}", headers=e2e_tenant.headers).status_code == 404
         assert stored_keys(s3, e2e_env, e2e_tenant.workspace_id, old["id"]) == []
