@@ -82,3 +82,8 @@ def connect(database_url: str, **options: str) -> Conn:
     extra: dict[str, Any] = {"options": " ".join(f"-c {name}={value}" for name, value in options.items())}
     with _unavailable_on_outage():
         return psycopg.connect(database_url, row_factory=dict_row, **(extra if options else {}))
+
+
+def ping(conn: Conn) -> None:
+    """One round trip: raises when the database does not answer (readiness)."""
+    conn.execute("SELECT 1")

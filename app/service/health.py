@@ -1,7 +1,7 @@
 """Readiness: the database and the broker both answer."""
 from __future__ import annotations
 
-from app.db.pool import transaction
+from app.db.pool import ping, transaction
 from app.errors import ServiceUnavailable
 from app.service.deps import Deps
 
@@ -10,7 +10,7 @@ def readiness(deps: Deps) -> dict:
     checks = {"database": "ok", "broker": "ok"}
     try:
         with transaction(deps.pool) as conn:
-            conn.execute("SELECT 1")
+            ping(conn)
     except ServiceUnavailable:
         checks["database"] = "unreachable"
     if not deps.queue.ping():

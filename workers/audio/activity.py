@@ -364,11 +364,16 @@ def echo_path(energy_db: np.ndarray, other_db: np.ndarray, params: VadParams) ->
     # (10th percentile to median), so compare like with like: the same line where the other
     # party is silent and this one is not speaking. Noise alone rises by nothing there.
     delay = best[1]
-    shifted = np.concatenate([np.full(delay, np.inf), theirs[:n - delay]])
-    alone = (shifted < np.percentile(theirs, 10) + 3) & (mine < floor + 10)
+    alone = _heard_alone(mine, np.concatenate([np.full(delay, np.inf), theirs[:n - delay]]), theirs)
     if alone.sum() < 50 or best[3] - float(np.median(mine[alone])) < params.echo_min_rise_db:
         return None  # what we hear under the other party is just this line's noise
     return EchoPath(delay, best[2], under_noise=True)
+
+
+def _heard_alone(mine_db: np.ndarray, theirs_delayed_db: np.ndarray, theirs_db: np.ndarray) -> np.ndarray:
+    """Frames where the other party is silent (at its own floor, after the echo's delay) and
+    this party is not speaking (within 10 dB of this line's floor): the line's noise alone."""
+    return (theirs_delayed_db < np.percentile(theirs_db, 10) + 3) & (mine_db < np.percentile(mine_db, 10) + 10)
 
 
 def own_energy(energy_db: np.ndarray, bands_db: np.ndarray, other_db: np.ndarray | None,
@@ -409,8 +414,8 @@ def _band_residual(mine_b: np.ndarray, theirs_b: np.ndarray, mine_db: np.ndarray
     candidates = other_loud & (mine_db < shifted_db - 6)
     gains = np.median(mine_b[candidates] - shifted[candidates], axis=0) if candidates.sum() >= 50 \
         else np.full(mine_b.shape[1], path.gain_db, np.float32)
-    alone = (shifted_db < np.percentile(theirs_db, 10) + 3) & (mine_db < np.percentile(mine_db, 10) + 10)
-    if path.under_noise and candidates.sum() >= 50 and alone.sum() >= 50:
+    alone = _heard_alone(mine_db, shifted_db, theirs_db) if path.under_noise else None
+    if alone is not None and candidates.sum() >= 50 and alone.sum() >= 50:
         # Under the other party this line carries the echo *and* its noise; the share of the power
         # that is noise (measured where the other party is silent) is not echo and is not predicted
         noise = 10 * np.log10(np.mean(10 ** (mine_b[alone].astype(np.float64) / 10), axis=0) + 1e-12)
