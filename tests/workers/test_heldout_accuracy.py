@@ -148,3 +148,23 @@ def test_an_echo_under_noise_does_not_hold_the_agent_open(tmp_path):
     assert score.stop_errors, "the call has barge-ins whose stop times are measured"
     assert summarise(score)["stop MAE ms"] <= TARGET["stop_mae"], score.details
     assert score.phantom_interruptions == 0 and score.missed_turns == 0, score.details
+
+
+def test_background_talk_is_not_taken_for_the_party(tmp_path):
+    """A case found on a tuning seed (1006, babble): three other voices talk under the agent at
+    −31 dBFS, about 10 dB under its speech. The detector hears speech all call long, the noise
+    ceiling was guessed 12 dB under the speech level, and the background words next to the
+    agent's own were chained onto it: 12 missed turns, the agent's silences gone, stop times of
+    18 and 32 s (docs/metrics.md#speech-activity, step 3: background talk)."""
+    call = build_call(1006)
+    data, suffix, info = cond.apply(call.audio, cond.BY_NAME["babble"], 1006, set(call.voices.values()))
+    assert info["noise_dbfs"] == [-31.3, -38.6]
+    path = tmp_path / f"call.{suffix}"
+    path.write_bytes(data)
+    score = score_call(call.truth, analyse_recording(str(path), "left", None, VadParams()).speech)
+    s = summarise(score)
+    assert score.missed_turns == 0 and score.extra_turns == 0, score.details
+    assert score.missed_silences == 0 and score.extra_silences == 0 and score.phantom_interruptions == 0, score.details
+    assert s["talk ratio max err"] <= TARGET["talk_ratio"], score.details
+    # still above target (74 ms on this call; docs/accuracy.md#where-it-falls-short), but no longer seconds
+    assert score.stop_errors and s["stop MAE ms"] <= 150, score.details

@@ -82,6 +82,11 @@ class VadParams:
     ceiling_margin_db: float = 1.0  # …plus this is the least a speech frame must reach
     ceiling_below_speech_db: float = 12.0  # the noise ceiling never comes closer to the speech level
     run_above_ceiling_db: float = 6.0   # a stretch of speech must peak this far above the noise ceiling
+    # background talk (docs/metrics.md#speech-activity, step 3): the detector hears speech nearly all call long
+    talk_cover: float = 0.9         # detector segments over this share of the channel: background talk
+    talk_quantile: float = 80.0     # the line heard while the other party speaks: this percentile…
+    talk_below_speech_db: float = 6.0   # …is the noise ceiling, up to this close to the speech level
+    talk_run_gap_ms: int = 100      # a stretch of speech ends where this party is quiet this long
 
 
 @dataclass
@@ -218,7 +223,8 @@ def raw_segments(scores: list[float] | np.ndarray, params: VadParams) -> list[tu
 
 def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
                  steady_db: np.ndarray | None = None, presence: np.ndarray | None = None,
-                 echo_dominated: np.ndarray | None = None) -> list[tuple[float, float]]:
+                 echo_dominated: np.ndarray | None = None, other_speaks: np.ndarray | None = None
+                 ) -> list[tuple[float, float]]:
     """Move each edge to where this party's energy crosses a threshold near it.
 
     A frame is this party's speech when its energy is within level_drop_db of the segment's
@@ -235,6 +241,11 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
     floor = max(float(np.nanpercentile(steady, 10)), -90.0)
     channel_level = _speech_level(segments, energy_db)
     ceiling = min(_noise_ceiling(segments, steady, params), channel_level - params.ceiling_below_speech_db)
+    run_gap_ms = params.merge_gap_ms
+    talk_ceiling = _background_talk_ceiling(segments, steady, other_speaks, params)
+    if talk_ceiling is not None:
+        ceiling = max(ceiling, min(talk_ceiling, channel_level - params.talk_below_speech_db))
+        run_gap_ms = params.talk_run_gap_ms
     presence_needed = params.presence_db
     if presence is not None and len(presence):
         # background talk shows in the bands as much as speech does: ask more of a frame there too
@@ -269,7 +280,7 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
             continue  # Silero heard speech but almost nothing of it is this channel's own
         # one Silero segment can span this party's speech, an echo-masked stretch and more speech:
         # split it wherever this party is quiet for a merge gap
-        breaks = np.flatnonzero(np.diff(loud) > params.merge_gap_ms / 1000 / FRAME_SECONDS) + 1
+        breaks = np.flatnonzero(np.diff(loud) > run_gap_ms / 1000 / FRAME_SECONDS) + 1
         for run in np.split(loud, breaks):
             a, b = lo + run[0], lo + run[-1] + 1
             peak = float(np.nanpercentile(energy_db[a:b], 90))
@@ -301,6 +312,33 @@ def _noise_ceiling(segments, steady: np.ndarray, params: VadParams) -> float:
     if low <= NOISELESS_DB:
         return measured  # a line without noise (digital silence between words): nothing to extrapolate
     return max(measured, mid + 2.3 * (mid - low))
+
+
+def _background_talk_ceiling(segments, steady: np.ndarray, other_speaks: np.ndarray | None,
+                             params: VadParams) -> float | None:
+    """On a line with background talk, how high that talk reaches; None on any other line.
+
+    Other voices near the phone keep the detector on all call long, so no frame is left to
+    measure the noise on, and talk swings far more than steady noise does (the extrapolation of
+    _noise_ceiling lands 5–12 dB over its real 95th percentile). But while the other party holds
+    the floor this party is mostly silent: this line is heard alone there. A high percentile, not
+    the top: overlaps put this party's own voice in some of those frames."""
+    if other_speaks is None or not len(steady):
+        return None
+    covered = sum(e - s for s, e in segments) / (len(steady) * FRAME_SECONDS)
+    if covered < params.talk_cover:
+        return None
+    n = min(len(steady), len(other_speaks))
+    values = steady[:n][other_speaks[:n]]
+    values = values[~np.isnan(values)]
+    if len(values) < 300:
+        return None
+    return float(np.percentile(values, params.talk_quantile))
+
+
+def other_party_speaks(other_db: np.ndarray, other_segments) -> np.ndarray:
+    """Frames where the other party is clearly speaking: within 6 dB of its speech level."""
+    return other_db >= _speech_level(other_segments, other_db) - 6
 
 
 def _speech_level(segments, energy_db: np.ndarray) -> float:
@@ -481,5 +519,7 @@ def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack
                                         params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
-    return tidy(refine_edges(raw_segments(track.final_scores(), params), energy, params, steady, presence, echo_dominated),
-                params)
+    speaks = other_party_speaks(theirs, raw_segments(other.final_scores(), params)) \
+        if other is not None and theirs is not None else None
+    return tidy(refine_edges(raw_segments(track.final_scores(), params), energy, params, steady, presence, echo_dominated,
+                             speaks), params)
