@@ -42,10 +42,14 @@ ensure_dirs() {
 ensure_venv() {
   local venv=$1 extras=$2 stamp
   [ -x "$venv/bin/python" ] || { log "creating virtualenv $venv"; python3 -m venv "$venv"; }
-  stamp="$venv/.callscope-installed-$(cat pyproject.toml | cksum | cut -d' ' -f1)-$extras"
+  stamp="$venv/.callscope-installed-$(cat pyproject.toml deploy/requirements-worker-nodeps.txt | cksum | cut -d' ' -f1)-$extras"
   if [ ! -f "$stamp" ]; then
     log "installing callscope[$extras] into $venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -e ".[$extras]" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+    if [[ ",$extras," == *,worker,* ]]; then  # packages whose declared dependencies the worker must not get
+      "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r deploy/requirements-worker-nodeps.txt 2>&1 \
+        | grep -v "^WARNING: Location" >&2 || true
+    fi
     "$venv/bin/python" -c "import app, workers, celery, psycopg, av" || die "installation failed"
     rm -f "$venv"/.callscope-installed-*; touch "$stamp"
   fi

@@ -4,6 +4,8 @@
 # extra), resolved for Python 3.11 on Linux, the images' platform. Run after changing
 # dependencies in pyproject.toml and commit both files; tests/unit/test_locks.py checks that
 # every declared dependency is pinned and that the web set holds no worker package.
+# deploy/requirements-worker-nodeps.txt is pinned by hand and installed with --no-deps on top of
+# the worker set (its packages declare dependencies the worker must not get, such as torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${CALLSCOPE_VENV:-.venv}/bin/python

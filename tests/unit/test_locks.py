@@ -28,3 +28,14 @@ def test_locks_pin_every_declared_dependency_and_the_web_lock_no_worker_package(
     assert not worker & set(web_lock), worker & set(web_lock)
     shared = set(web_lock) & set(worker_lock)
     assert {n for n in shared if web_lock[n] != worker_lock[n]} == set()  # one version of each
+
+
+def test_the_no_deps_set_is_hash_pinned_worker_only_and_installed_without_its_dependencies():
+    nodeps = [line for line in (ROOT / "deploy" / "requirements-worker-nodeps.txt").read_text().splitlines()
+              if line.strip() and not line.startswith("#")]
+    assert nodeps and all(re.fullmatch(r"[a-z0-9-]+==[\w.]+ --hash=sha256:[0-9a-f]{64}", line) for line in nodeps)
+    assert not {_name(line) for line in nodeps} & set(_pinned("requirements-web.lock"))
+    # every worker install adds it with --no-deps (its declared torch must never come along)
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    assert "pip install --no-deps -r deploy/requirements-worker-nodeps.txt" in dockerfile
+    assert "--no-deps -r deploy/requirements-worker-nodeps.txt" in (ROOT / "deploy" / "lib.sh").read_text()
