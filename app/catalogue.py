@@ -19,8 +19,9 @@ DEFAULT_THRESHOLDS = {
     "backchannel_max_ms": 1000,
     "silence_threshold_ms": 2000,
     "non_adherence_ms": 2000,
-    # voice_change_detection: the change score (speaker-feature t statistics, RMS ÷ √utterances)
-    # that counts as a change (docs/metrics.md#voice-change-detection)
+    # voice_change_detection: the sensitivity of a change, relative to this default: it scales the
+    # speaker-embedding similarity drops a change needs, or without embeddings it is the
+    # speaker-feature score (t statistics, RMS ÷ √utterances) itself (docs/metrics.md#voice-change-detection)
     "voice_change_min_ratio": 0.7,
 }
 
@@ -88,6 +89,7 @@ STANDARD_METRICS: tuple[StandardMetric, ...] = (
                     "changes": [{"at_second": "float", "score": "float", "utterance": "int", "kind": "voice"}],
                     "line_changes": [{"at_second": "float", "score": "float", "utterance": "int", "kind": "line",
                                       "line_change": "bandwidth|snr"}],
+                    "method": "speaker_embedding|voice_features", "reasons": ["speaker_embedding_unavailable"],
                     "min_ratio": "float", "utterances": "int"}, audio_only=True),
 )
 

@@ -9,10 +9,11 @@ compressed on synthetic and TTS speech (clean ≈ 3.5–3.8, telephone band ≈ 
 2.4), so the 1–5 score maps it linearly: score = 1 + 1.6 × (P.808 − 2.0), clamped. Reasons come
 along: SIG/BAK/OVRL, SNR, bandwidth, clipping.
 
-Voice change: per AI utterance, MFCCs (librosa) and F0 (Praat via parselmouth) on the speech
-band-limited to 300–3400 Hz and RMS-normalised, so a line turning narrowband or quieter moves
-the features little; plus the line's own descriptors (bandwidth, SNR) to tell a line change
-from a voice change afterwards (workers/metrics/voice.py).
+Voice change: per AI utterance a speaker embedding (the GE2E encoder shipped in the resemblyzer
+wheel, run in numpy: workers/audio/speaker_embedding.py); without those weights, MFCCs
+(librosa) and F0 (Praat via parselmouth) on the speech band-limited to 300–3400 Hz and
+RMS-normalised instead. Either way the line's own descriptors (bandwidth, SNR) come along, to
+tell a line change from a voice change afterwards (workers/metrics/voice.py).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from workers.audio.speaker_embedding import encoder as speaker_encoder
 from workers.audio.spill import RATE, read_span
 from workers.metrics.timeline import Segment
 
@@ -119,23 +121,41 @@ def utterance_features(x: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Load the DNSMOS sessions and compile librosa's kernels (~3–4 s, once per process)."""
+    """Load the DNSMOS sessions and the speaker encoder, compile librosa's kernels (~3–4 s, once
+    per process)."""
     _dnsmos_sessions()
-    utterance_features(np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 0.1)
+    noise = np.random.default_rng(0).standard_normal(RATE).astype(np.float32) * 0.1
+    model = speaker_encoder()
+    if model is None:
+        utterance_features(noise)
+    else:
+        model.embed_utterances([noise])
 
 
 def measure_ai_voice(path: str, ai_segments: list[Segment]) -> dict:
     """Everything the voice metrics need, from the AI channel's WAV and its speech segments:
-    {"speech_seconds", "clarity": {...} | None, "utterances": [{"at_second", "features", "line"}]}."""
-    utterances, pieces = [], []
+    {"speech_seconds", "clarity": {...} | None, "utterances": [{"at_second", "line", and
+    "embedding" and "band_embedding" (256 floats each) or, without the encoder's weights,
+    "features"}]}."""
+    model = speaker_encoder()
+    utterances, pieces, spoken = [], [], []
     for start, end in ai_segments:
         x = read_span(path, start, end)
         if len(x) == 0:
             continue
         pieces.append(x)
         if end - start >= MIN_UTTERANCE_S:
-            utterances.append({"at_second": round(start, 3), "features": utterance_features(x).round(4).tolist(),
-                               "line": line_descriptors(x)})
+            spoken.append(x)
+            utterance = {"at_second": round(start, 3), "line": line_descriptors(x)}
+            if model is None:
+                utterance["features"] = utterance_features(x).round(4).tolist()
+            utterances.append(utterance)
+    if model is not None:
+        # each utterance as heard and in the telephone band: a line that loses the band moves the
+        # first a long way, the second hardly (docs/metrics.md#voice-change-detection)
+        vectors = model.embed_utterances(spoken + [_telephone_band(x) for x in spoken])
+        for utterance, whole, band in zip(utterances, vectors[:len(spoken)], vectors[len(spoken):]):
+            utterance["embedding"], utterance["band_embedding"] = whole.round(4).tolist(), band.round(4).tolist()
     speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     clarity = None
     if len(speech) >= MIN_CLARITY_SPEECH_S * RATE:
