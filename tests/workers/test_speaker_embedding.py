@@ -2,8 +2,12 @@
 loader reads tensors and nothing else, and its embeddings tell voices apart on espeak speech."""
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import struct
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -45,6 +49,40 @@ def test_a_file_that_is_not_a_legacy_checkpoint_is_refused(tmp_path):
     path.write_bytes(pickle.dumps(1234, protocol=2) * 4)
     with pytest.raises(se.CheckpointError):
         se.load_state(path)
+
+
+def test_a_tensor_reaching_past_its_storage_is_refused(tmp_path, monkeypatch):
+    """A recipe of 10 floats over a storage of 4: read as it says, it would expose memory that is
+    not the file's."""
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    class FloatStorage:
+        pass
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("only pickled, never called here")
+
+    FloatStorage.__module__, _rebuild_tensor_v2.__module__ = "torch", "torch._utils"
+    FloatStorage.__qualname__, _rebuild_tensor_v2.__qualname__ = "FloatStorage", "_rebuild_tensor_v2"
+    torch.FloatStorage, utils._rebuild_tensor_v2 = FloatStorage, _rebuild_tensor_v2
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+
+    class Tensor:
+        def __reduce__(self):
+            return (_rebuild_tensor_v2, ("STORAGE", 0, (10,), (1,), False, None))
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", FloatStorage, "0", "cpu", 4, None) if obj == "STORAGE" else None
+
+    body = io.BytesIO()
+    Pickler(body, protocol=2).dump({"model_state": {"linear.bias": Tensor()}})
+    checkpoint = tmp_path / "short.pt"
+    _legacy_file(checkpoint, body.getvalue() + pickle.dumps(["0"], protocol=2)
+                 + struct.pack("<q", 4) + np.zeros(4, "<f4").tobytes())
+    with pytest.raises(se.CheckpointError, match="outside its storage"):
+        se.load_state(checkpoint)
 
 
 def test_without_weights_there_is_no_encoder(tmp_path):

@@ -103,7 +103,11 @@ def load_state(path: str | Path) -> dict[str, np.ndarray]:
         if not (isinstance(recipe, tuple) and recipe[0] == "tensor"):
             continue
         _, (key, _), offset, size, stride = recipe
-        data = storages[key]
+        data = storages.get(key)
+        # as_strided reads whatever memory the recipe points at: a recipe must stay in its storage
+        last = offset + sum((n - 1) * st for n, st in zip(size, stride)) if all(size) else offset - 1
+        if data is None or offset < 0 or any(st < 0 for st in stride) or last >= len(data):
+            raise CheckpointError(f"tensor {name} lies outside its storage")
         state[name] = np.lib.stride_tricks.as_strided(
             data[offset:], shape=size, strides=tuple(4 * s for s in stride)).astype(np.float32)
     return state
