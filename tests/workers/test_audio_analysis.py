@@ -119,3 +119,22 @@ def test_first_words_of_a_quiet_call_are_heard(tmp_path):
     for found, true in zip(result.speech.user, call.truth["user"]):
         assert abs(found[0] - true[0]) < 0.05 and abs(found[1] - true[1]) < 0.05
     assert abs(result.speech.ai[0][0] - call.truth["ai"][0][0]) < 0.03
+
+
+def test_a_silent_other_line_does_not_make_a_monologue_background_talk():
+    """Background talk is measured where the other party holds the floor
+    (docs/metrics.md#speech-activity, step 3). A party talking all call long over a silent other
+    line (a voicemail, a muted caller) has no such frames, so its own speech must not become the
+    'noise' its edges are judged against."""
+    from workers.audio.activity import _background_talk_ceiling, other_party_speaks
+
+    rng = np.random.default_rng(0)
+    speech = (-20 + 6 * rng.standard_normal(6000)).astype(np.float32)   # a minute of loud speech frames
+    silent_other = np.full(6000, -120.0, np.float32)
+    speaks = other_party_speaks(silent_other, [])
+    assert not speaks.any()
+    assert _background_talk_ceiling([(0.0, 60.0)], speech, speaks, VadParams()) is None
+    # while a real other party speaks, the same line's level there is the ceiling
+    other = np.where(np.arange(6000) % 1000 < 500, -18.0, -120.0).astype(np.float32)
+    ceiling = _background_talk_ceiling([(0.0, 60.0)], speech, other_party_speaks(other, [(0.0, 60.0)]), VadParams())
+    assert ceiling is not None and -20 < ceiling < -10

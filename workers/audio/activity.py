@@ -279,7 +279,7 @@ def refine_edges(segments, energy_db: np.ndarray, params: VadParams,
         if len(loud) * FRAME_SECONDS * 1000 < params.min_segment_ms / 2:
             continue  # Silero heard speech but almost nothing of it is this channel's own
         # one Silero segment can span this party's speech, an echo-masked stretch and more speech:
-        # split it wherever this party is quiet for a merge gap
+        # split it wherever this party is quiet for a merge gap (a shorter pause under background talk)
         breaks = np.flatnonzero(np.diff(loud) > run_gap_ms / 1000 / FRAME_SECONDS) + 1
         for run in np.split(loud, breaks):
             a, b = lo + run[0], lo + run[-1] + 1
@@ -322,7 +322,9 @@ def _background_talk_ceiling(segments, steady: np.ndarray, other_speaks: np.ndar
     measure the noise on, and talk swings far more than steady noise does (the extrapolation of
     _noise_ceiling lands 5–12 dB over its real 95th percentile). But while the other party holds
     the floor this party is mostly silent: this line is heard alone there. A high percentile, not
-    the top: overlaps put this party's own voice in some of those frames."""
+    the top: overlaps put this party's own voice in some of those frames. (A party that talks
+    through 90 % of the call while the other only backchannels would be taken for this case too;
+    its ceiling would then come from its own speech and is still kept 6 dB under it.)"""
     if other_speaks is None or not len(steady):
         return None
     covered = sum(e - s for s, e in segments) / (len(steady) * FRAME_SECONDS)
@@ -337,8 +339,10 @@ def _background_talk_ceiling(segments, steady: np.ndarray, other_speaks: np.ndar
 
 
 def other_party_speaks(other_db: np.ndarray, other_segments) -> np.ndarray:
-    """Frames where the other party is clearly speaking: within 6 dB of its speech level."""
-    return other_db >= _speech_level(other_segments, other_db) - 6
+    """Frames where the other party is clearly speaking: within 6 dB of its speech level (none
+    when the detector heard it nowhere)."""
+    level = _speech_level(other_segments, other_db)
+    return other_db >= level - 6 if np.isfinite(level) else np.zeros(len(other_db), bool)
 
 
 def _speech_level(segments, energy_db: np.ndarray) -> float:
