@@ -512,18 +512,40 @@ def smoothed(energy_db: np.ndarray, frames: int) -> np.ndarray:
     return (10 * np.log10(np.convolve(power, kernel, mode="same") + 1e-12)).astype(np.float32)
 
 
-def channel_segments(track: ChannelTrack, params: VadParams, other: ChannelTrack | None = None
-                     ) -> list[tuple[float, float]]:
-    """The channel's speech segments in seconds: Silero segments whose edges are refined on the
-    channel's own (echo-masked) energy, merged and filtered. `other` is the opposite channel of
-    a stereo call; a Silero segment that is only the other party's echo vanishes here."""
-    mine = track.energy_db()
-    theirs = other.energy_db() if other else None
-    energy, echo_dominated = own_energy(mine, track.echo_bands_db(), theirs, other.echo_bands_db() if other else None,
-                                        params)
+@dataclass(frozen=True)
+class ChannelSignals:
+    """What the segmenter reads of one channel once its stream has ended, computed once per
+    channel: a stereo call's other channel reads it too (echo, who holds the floor)."""
+    energy_db: np.ndarray
+    echo_bands_db: np.ndarray
+    detected: list[tuple[float, float]]    # the detector's own segments (raw_segments)
+
+    @classmethod
+    def of(cls, track: ChannelTrack, params: VadParams) -> ChannelSignals:
+        return cls(track.energy_db(), track.echo_bands_db(), raw_segments(track.final_scores(), params))
+
+
+def channel_segments(track: ChannelTrack, params: VadParams) -> list[tuple[float, float]]:
+    """A mono recording's speech segments in seconds."""
+    return _segments(track, ChannelSignals.of(track, params), None, params)
+
+
+def stereo_segments(left: ChannelTrack, right: ChannelTrack, params: VadParams
+                    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Each channel's speech segments in seconds, each judged against the other: a detector
+    segment that is only the other party's echo vanishes, and the line heard while the other
+    party holds the floor measures background talk."""
+    signals = ChannelSignals.of(left, params), ChannelSignals.of(right, params)
+    return _segments(left, signals[0], signals[1], params), _segments(right, signals[1], signals[0], params)
+
+
+def _segments(track: ChannelTrack, mine: ChannelSignals, other: ChannelSignals | None, params: VadParams
+              ) -> list[tuple[float, float]]:
+    """Detector segments whose edges are refined on the channel's own (echo-masked) energy,
+    merged and filtered."""
+    energy, echo_dominated = own_energy(mine.energy_db, mine.echo_bands_db, other.energy_db if other else None,
+                                        other.echo_bands_db if other else None, params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
     presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
-    speaks = other_party_speaks(theirs, raw_segments(other.final_scores(), params)) \
-        if other is not None and theirs is not None else None
-    return tidy(refine_edges(raw_segments(track.final_scores(), params), energy, params, steady, presence, echo_dominated,
-                             speaks), params)
+    speaks = other_party_speaks(other.energy_db, other.detected) if other is not None else None
+    return tidy(refine_edges(mine.detected, energy, params, steady, presence, echo_dominated, speaks), params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from workers.audio.activity import ChannelTrack, VadParams, channel_segments
+from workers.audio.activity import ChannelTrack, VadParams, channel_segments, stereo_segments
 from workers.audio.decode import RATE_DEFAULT, DecodeError, decode_blocks
 from workers.audio.spill import ChannelSpill
 from workers.metrics.timeline import AI, USER, Segment, Speech, intersection, make_speech, normalise, total
@@ -117,8 +117,7 @@ def analyse_recording(path: str, ai_channel: str, transcript: list[dict] | None,
     tracks, duration = track_channels(path, spill)
     turns = timed_turns(transcript)
     if len(tracks) >= 2:
-        left = channel_segments(tracks[0], params, tracks[1])
-        right = channel_segments(tracks[1], params, tracks[0])
+        left, right = stereo_segments(tracks[0], tracks[1], params)
         index, source, confidence = choose_ai_channel(left, right, turns, ai_channel)
         ai, user = (left, right) if index == 0 else (right, left)
         return SpeechAnalysis(make_speech(ai, user), 2, duration, ("left", "right")[index], source, confidence,
