@@ -23,6 +23,7 @@ from app.settings import Settings
 KEY_PATTERN = re.compile(r"^(recordings/\d+/\d+/original\.(wav|mp3|m4a|flac|ogg|webm)"
                          r"|inbound/\d+/\d+/[A-Za-z0-9_-]{1,200}\.mp3)$")
 PREFIX_PATTERN = re.compile(r"^recordings/\d+/\d+/$")
+SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
 def recording_key(workspace_id: int, call_id: int, ext: str) -> str:
@@ -38,9 +39,16 @@ def recording_prefix(workspace_id: int, call_id: int) -> str:
 def inbound_audio_key(workspace_id: int, integration_id: int, platform_call_id: str) -> str:
     """Where audio a platform sent inside its event waits for the call's analysis
     (docs/integrations.md#recordings): derived from the platform's call id, so a resent event
-    overwrites its own object."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in platform_call_id)[:200] or "_"
-    return f"inbound/{workspace_id}/{integration_id}/{safe}.mp3"
+    overwrites its own object.
+
+    One object per call id, never shared: an id of up to 200 ASCII letters, digits, `-` and `_`
+    is the name itself; any other id (a `.`, a non-ASCII letter, a longer id) is cut to what is
+    safe and followed by a digest of the whole id, so `conv.1` and `conv_1` keep apart."""
+    if SAFE_ID.fullmatch(platform_call_id):
+        return f"inbound/{workspace_id}/{integration_id}/{platform_call_id}.mp3"
+    safe = re.sub(r"[^A-Za-z0-9_-]", "_", platform_call_id)[:150]
+    digest = hashlib.sha256(platform_call_id.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"inbound/{workspace_id}/{integration_id}/{safe}--{digest}.mp3"
 
 
 class Storage(Protocol):

@@ -72,3 +72,19 @@ def test_local_storage_signed_links(tmp_path):
     assert storage.signed_path("recordings/1/2/../../x.wav", q["expires"], q["signature"]) is None
     with pytest.raises(ValueError):
         storage.path_of("../etc/passwd")
+
+
+def test_platform_call_ids_never_share_an_audio_object(tmp_path):
+    """Audio a platform sends inside its event is stored per call id: ids that differ only in
+    characters a key cannot hold, or beyond the first 200, get their own objects (else one call
+    would be analysed with another's audio), every key is one the stores accept, and the same id
+    always gives the same key (a resent event overwrites its own audio)."""
+    storage = LocalStorage(str(tmp_path), "http://127.0.0.1:8000", SECRET)
+    ids = ["conv.1", "conv_1", "conv-1", "conv:1", "appel-é1", "appel-è1", "x" * 200, "x" * 200 + "1",
+           "x" * 200 + "2", "", "../../etc/passwd"]
+    keys = [inbound_audio_key(7, 3, i) for i in ids]
+    assert len(set(keys)) == len(ids)
+    assert inbound_audio_key(7, 3, "conv_1") == "inbound/7/3/conv_1.mp3"   # a plain id is the name itself
+    assert keys == [inbound_audio_key(7, 3, i) for i in ids]
+    for key in keys:
+        assert storage.path_of(key).is_relative_to(tmp_path.resolve() / "inbound" / "7" / "3")
