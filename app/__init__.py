@@ -23,9 +23,15 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or Settings.from_env(**overrides)
     configure_logging(settings.log_level)
     app = Flask("callscope")
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # the client address the sign-in throttle counts by: the one the trusted proxies saw
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's options
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    limits_url = settings.rate_limit_redis_url or settings.broker_url
     pool = open_pool(settings.database_url, settings.db_pool_max, settings.db_timeout_seconds)
     queue = TaskQueue(make_celery(settings, "callscope-web"))
     relay = OutboxRelay(settings.database_url, queue, settings.outbox_poll_seconds)
@@ -34,8 +40,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         pool=pool,
         queue=queue,
         storage=make_storage(settings),
-        rate_limiter=RateLimiter.from_url(settings.rate_limit_redis_url or settings.broker_url,
-                                          settings.rate_limit_per_second, settings.rate_limit_burst),
+        rate_limiter=RateLimiter.from_url(limits_url, settings.rate_limit_per_second, settings.rate_limit_burst),
+        signin_limiter=RateLimiter.from_url(limits_url, settings.signin_per_minute / 60, settings.signin_per_minute),
         key_cache=KeyCache(settings.token_cache_seconds),
         tasks_committed=relay.wake,
     )

@@ -93,6 +93,15 @@ SETTINGS_DOC: tuple[tuple[str, str, str, str], ...] = (
     ("rate_limit_redis_url", "CALLSCOPE_RATE_LIMIT_REDIS_URL", "",
      "Redis holding the shared rate-limit buckets; empty uses the broker's Redis. While it is "
      "unreachable requests are let through (the limiter never takes the API down; logged)."),
+    ("signin_per_minute", "CALLSCOPE_SIGNIN_PER_MINUTE", "20",
+     "Dashboard sign-in attempts per minute from one client address, right or wrong, whichever "
+     "account they name (0 disables); over it: 429. The per-account lock-out stops guessing at one "
+     "account, this stops one address trying a password on every account (and the ~50 ms of hashing "
+     "each attempt costs). Buckets live in the rate limiter's Redis."),
+    ("proxy_hops", "CALLSCOPE_PROXY_HOPS", "0",
+     "Reverse proxies in front of the web process whose `X-Forwarded-For` is trusted: the client "
+     "address is the one this many hops back. 0 (direct connections) ignores the header, which a "
+     "client could forge; behind one ingress or load balancer set 1."),
     ("token_cache_seconds", "CALLSCOPE_TOKEN_CACHE_SECONDS", "10",
      "How long a web process trusts its last revocation check of an API key: a revoked token "
      "stops working within this many seconds. `0` checks the database on every request."),
@@ -224,6 +233,8 @@ class Settings:
     rate_limit_per_second: float
     rate_limit_burst: int
     rate_limit_redis_url: str
+    signin_per_minute: int
+    proxy_hops: int
     token_cache_seconds: int
     outbox_relay: str
     outbox_poll_seconds: float
@@ -341,7 +352,8 @@ _INTS = {"token_max_lifetime_days", "recording_url_ttl_seconds", "fetch_max_redi
          "sweep_interval_seconds", "retention_interval_seconds", "visibility_timeout_seconds", "task_time_limit_seconds",
          "db_pool_max", "max_body_bytes", "rate_limit_burst", "llm_concurrency", "llm_max_retries", "asr_threads",
          "code_judge_memory_mb", "max_event_body_bytes", "webhook_rotation_grace_seconds",
-         "reanalysis_per_second", "worker_metrics_port", "token_cache_seconds"}
+         "reanalysis_per_second", "worker_metrics_port", "token_cache_seconds", "signin_per_minute",
+         "proxy_hops"}
 _FLOATS = {"fetch_connect_timeout", "fetch_read_timeout", "fetch_total_timeout",
            "retry_backoff_seconds", "db_timeout_seconds", "llm_timeout_seconds", "code_judge_timeout_seconds",
            "asr_timeout_seconds", "webhook_retry_base_seconds", "webhook_retry_max_delay_seconds",

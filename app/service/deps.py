@@ -18,7 +18,8 @@ class Deps:
     pool: Pool
     queue: TaskQueue
     storage: Storage
-    rate_limiter: RateLimiter
+    rate_limiter: RateLimiter       # per API token
+    signin_limiter: RateLimiter     # dashboard sign-in attempts per client address
     key_cache: KeyCache
     # Called after a commit that wrote outbox rows: wakes this process's relay (app/relay.py).
     tasks_committed: Callable[[], None] = lambda: None

@@ -186,10 +186,17 @@ def _start_session(conn: Conn, user_id: int) -> str:
     return token
 
 
-def sign_in(deps: Deps, email: str, password: str) -> str:
+def sign_in(deps: Deps, email: str, password: str, client: str) -> str:
     """A new session token for the right email and password. Raises Unauthorized
     (`invalid_credentials`: the same answer for an unknown email and a wrong password) or
-    RateLimited (`account_locked`, with the seconds left) while the account is locked."""
+    RateLimited: `too_many_signins` when the `client` address spent its attempts
+    (CALLSCOPE_SIGNIN_PER_MINUTE, counted before any lookup or hashing), `account_locked` (with
+    the seconds left) while the account is locked."""
+    decision = deps.signin_limiter.check(f"signin:{client}")
+    if not decision.allowed:
+        log.warning("sign-in refused: too many attempts from one address", extra={"client": client})
+        raise RateLimited("Too many sign-in attempts from your address: wait a moment and try again.",
+                          code="too_many_signins", details={"retry_after_seconds": decision.retry_after_seconds})
     if len(password) > passwords.MAX_LENGTH:
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     with transaction(deps.pool) as conn:

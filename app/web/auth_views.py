@@ -19,10 +19,13 @@ def sign_in():
         return render_template("sign_in.html", next=request.args.get("next", ""), email="", problem=None)
     email, target = request.form.get("email", ""), request.form.get("next", "")
     try:
-        token = users.sign_in(deps(), email, request.form.get("password", ""))
+        token = users.sign_in(deps(), email, request.form.get("password", ""), request.remote_addr or "unknown")
     except (Unauthorized, RateLimited) as exc:
-        status = 429 if isinstance(exc, RateLimited) else 401
-        return render_template("sign_in.html", next=target, email=email, problem=exc.message), status
+        page = make_response(render_template("sign_in.html", next=target, email=email, problem=exc.message),
+                             429 if isinstance(exc, RateLimited) else 401)
+        if isinstance(exc, RateLimited):
+            page.headers["Retry-After"] = str(exc.details.get("retry_after_seconds", 1))
+        return page
     response = redirect(safe_next(target))
     set_session_cookie(response, deps(), token)
     return response

@@ -165,3 +165,48 @@ def test_cli_deletes_a_user(db, test_db_url, acme):
     again = subprocess.run([CLI, "--json", "users", "delete", acme.email], capture_output=True, text=True,
                            timeout=60, env={**os.environ, "CALLSCOPE_DATABASE_URL": test_db_url})
     assert again.returncode == 1 and "not_found" in again.stdout
+
+
+def _client_from(app, address: str, forwarded_for: str | None = None):
+    environ = {"REMOTE_ADDR": address}
+    if forwarded_for:
+        environ["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    http = app.test_client()
+    http.environ_base.update(environ)
+    return http
+
+
+def test_one_address_gets_a_few_attempts_a_minute_whatever_account_it_names(settings, db, acme, globex):
+    """Password spraying — one password tried on every account — never trips a per-account lock:
+    the address pays instead. Its attempts run out (429, Retry-After) before anything is hashed,
+    even for the right password; another address is unaffected; a forged X-Forwarded-For does
+    not buy new attempts unless a trusted proxy is configured, and then the proxy's clients are
+    counted apart."""
+    from dataclasses import replace
+
+    from app import create_app
+
+    app = create_app(replace(settings, signin_per_minute=3))
+    try:
+        sprayer = _client_from(app, "198.51.100.7")
+        for email in ("a@acme.test", "b@acme.test", globex.email):
+            assert sign_in(sprayer, email, "Summer2026!").status_code == 401
+        refused = sign_in(sprayer, acme.email)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert "Too many sign-in attempts" in refused.get_data(as_text=True)
+        assert "callscope_session" not in refused.headers.get("Set-Cookie", "")
+        forged = _client_from(app, "198.51.100.7", forwarded_for="203.0.113.50")
+        assert sign_in(forged, acme.email).status_code == 429
+        assert sign_in(_client_from(app, "198.51.100.8"), acme.email).status_code == 302
+        # the accounts themselves are not locked by the sprayer's attempts
+        assert db.execute("SELECT max(failed_signins) AS n FROM users").fetchone()["n"] == 1
+    finally:
+        app.extensions["callscope"].pool.close()
+    behind_proxy = create_app(replace(settings, signin_per_minute=3, proxy_hops=1))
+    try:
+        for _ in range(3):
+            assert sign_in(_client_from(behind_proxy, "10.0.0.2", "203.0.113.60"), globex.email, "x").status_code == 401
+        assert sign_in(_client_from(behind_proxy, "10.0.0.2", "203.0.113.60"), acme.email).status_code == 429
+        assert sign_in(_client_from(behind_proxy, "10.0.0.2", "203.0.113.61"), acme.email).status_code == 302
+    finally:
+        behind_proxy.extensions["callscope"].pool.close()

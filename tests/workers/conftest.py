@@ -59,7 +59,7 @@ def env(db, test_db_url, tmp_path, transcriber):
                         transcriber=transcriber)
     ws = admin.create_workspace(db, "stages")
     agent = admin.create_agent(db, ws["id"], "bot")
-    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1), KeyCache(0))
+    api = Deps(settings, pool, NoQueue(), storage, RateLimiter(None, 0, 1), RateLimiter(None, 0, 1), KeyCache(0))
 
     def new_call(**fields):
         body = {"call_identifier": f"c{len(sent.tasks)}-{fields.get('label', '')}-{id(fields)}",
