@@ -1,11 +1,12 @@
-"""Per-token rate limiting shared by every web process: a token bucket kept in Redis.
+"""Rate limiting shared by every web process: a token bucket per key, kept in Redis. The API
+limits each API token; the dashboard limits sign-in attempts per client address.
 
-Each API key gets `rate` requests per second sustained and bursts of up to `burst`. The bucket
+Each key gets `rate` requests per second sustained and bursts of up to `burst`. The bucket
 lives in Redis (one small hash per key, expiring when idle) and is updated atomically by a Lua
 script using Redis's own clock, so any number of gunicorn workers on any number of machines see
 one budget. If Redis cannot be reached the limiter lets requests through (fails open): the
 database, not Redis, is the record of accepted calls, and a broker outage must not turn into
-refused ingestion.
+refused ingestion (nor into nobody signing in: the per-account lock-out still holds then).
 """
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ class Decision:
 
 
 class RateLimiter:
-    """Token bucket per API key; `rate` ≤ 0 disables limiting."""
+    """A token bucket per key (an API key's id, or `signin:<address>`); `rate` ≤ 0 disables limiting."""
 
     def __init__(self, client: redis.Redis | None, rate: float, burst: int):
         self._client, self.rate, self.burst = client, rate, max(1, burst)

@@ -517,17 +517,19 @@ class ChannelSignals:
     """What the segmenter reads of one channel once its stream has ended, computed once per
     channel: a stereo call's other channel reads it too (echo, who holds the floor)."""
     energy_db: np.ndarray
+    bands_db: np.ndarray
     echo_bands_db: np.ndarray
     detected: list[tuple[float, float]]    # the detector's own segments (raw_segments)
 
     @classmethod
     def of(cls, track: ChannelTrack, params: VadParams) -> ChannelSignals:
-        return cls(track.energy_db(), track.echo_bands_db(), raw_segments(track.final_scores(), params))
+        return cls(track.energy_db(), track.bands_db(), track.echo_bands_db(),
+                   raw_segments(track.final_scores(), params))
 
 
 def channel_segments(track: ChannelTrack, params: VadParams) -> list[tuple[float, float]]:
     """A mono recording's speech segments in seconds."""
-    return _segments(track, ChannelSignals.of(track, params), None, params)
+    return _segments(ChannelSignals.of(track, params), None, params)
 
 
 def stereo_segments(left: ChannelTrack, right: ChannelTrack, params: VadParams
@@ -535,17 +537,16 @@ def stereo_segments(left: ChannelTrack, right: ChannelTrack, params: VadParams
     """Each channel's speech segments in seconds, each judged against the other: a detector
     segment that is only the other party's echo vanishes, and the line heard while the other
     party holds the floor measures background talk."""
-    signals = ChannelSignals.of(left, params), ChannelSignals.of(right, params)
-    return _segments(left, signals[0], signals[1], params), _segments(right, signals[1], signals[0], params)
+    a, b = ChannelSignals.of(left, params), ChannelSignals.of(right, params)
+    return _segments(a, b, params), _segments(b, a, params)
 
 
-def _segments(track: ChannelTrack, mine: ChannelSignals, other: ChannelSignals | None, params: VadParams
-              ) -> list[tuple[float, float]]:
+def _segments(mine: ChannelSignals, other: ChannelSignals | None, params: VadParams) -> list[tuple[float, float]]:
     """Detector segments whose edges are refined on the channel's own (echo-masked) energy,
     merged and filtered."""
     energy, echo_dominated = own_energy(mine.energy_db, mine.echo_bands_db, other.energy_db if other else None,
                                         other.echo_bands_db if other else None, params)
     steady = smoothed(np.nan_to_num(energy, nan=-120.0), params.smooth_frames)
-    presence = band_presence(track.bands_db(), params.smooth_frames) if params.presence_db else None
+    presence = band_presence(mine.bands_db, params.smooth_frames) if params.presence_db else None
     speaks = other_party_speaks(other.energy_db, other.detected) if other is not None else None
     return tidy(refine_edges(mine.detected, energy, params, steady, presence, echo_dominated, speaks), params)
